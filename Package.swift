@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "lakewriter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lakewriter", targets: ["lakewriter"]),
+        .executable(name: "lakewriter-backfill", targets: ["lakewriter-backfill"]),
+        .library(name: "Parquet", targets: ["Parquet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // System libraries (Debian packages named in `providers`).
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        // Native Parquet writer: depends on nothing but the codecs.
+        .target(name: "Parquet", dependencies: ["CSnappy", "CZstd", "CZlib", "CLZ4"]),
+
+        .target(
+            name: "ObjectStore",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RedisStreams",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PostgresSource",
+            dependencies: [
+                "CLibPQ", "Parquet",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Lakehouse",
+            dependencies: [
+                "Parquet", "ObjectStore", "RedisStreams",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "lakewriter",
+            dependencies: [
+                "Lakehouse", "Parquet", "ObjectStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "lakewriter-backfill",
+            dependencies: [
+                "PostgresSource", "Lakehouse",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "backfill/Sources"
+        ),
+
+        // Shared test helpers: reading files back with pyarrow / DuckDB / polars,
+        // server endpoints from the environment.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestSupport"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"]),
+        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "TestSupport"]),
+        .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
+        .testTarget(name: "LakehouseTests", dependencies: ["Lakehouse", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Lakehouse", "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The Lakehouse module. See README.md for its role.

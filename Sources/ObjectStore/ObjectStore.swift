@@ -1,0 +1,1 @@
+// The ObjectStore module. See README.md for its role.

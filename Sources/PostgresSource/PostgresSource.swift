@@ -1,0 +1,1 @@
+// The PostgresSource module. See README.md for its role.

@@ -1,0 +1,1 @@
+// The RedisStreams module. See README.md for its role.

@@ -1,0 +1,1 @@
+print("lakewriter: not yet implemented")

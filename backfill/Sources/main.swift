@@ -1,0 +1,1 @@
+print("lakewriter-backfill: not yet implemented")
