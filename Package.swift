@@ -87,6 +87,14 @@ let package = Package(
             path: "backfill/Sources"
         ),
 
+        // Benchmarks: executables compared side by side with their peers by scripts/bench.
+        .executableTarget(name: "bench-parquet", dependencies: ["Parquet"], path: "Benchmarks/parquet",
+                          exclude: ["peer.py"]),
+        .executableTarget(name: "bench-objectstore", dependencies: ["ObjectStore"], path: "Benchmarks/objectstore",
+                          exclude: ["peer.py"]),
+        .executableTarget(name: "bench-redis", dependencies: ["RedisStreams", "CHiredis"], path: "Benchmarks/redis",
+                          exclude: ["peer.c"]),
+
         // Shared test helpers: reading files back with pyarrow / DuckDB / polars,
         // server endpoints from the environment.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

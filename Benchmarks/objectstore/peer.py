@@ -1,0 +1,1 @@
+# peer benchmark (see main.swift)

@@ -1,0 +1,1 @@
+/* C hiredis peer loop */
