@@ -28,6 +28,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noGroup = Code("noGroup")
         /// The group already exists (`BUSYGROUP`).
         public static let busyGroup = Code("busyGroup")
+        /// A blocked read was ended by the server (`UNBLOCKED`: the stream key was deleted, or
+        /// CLIENT UNBLOCK ... ERROR); reading again is right.
+        public static let unblocked = Code("unblocked")
         /// The server is loading its dataset (`LOADING`); retry later.
         public static let loading = Code("loading")
         /// Any other error reply from the server (`WRONGTYPE`, `ERR ...`).
@@ -62,7 +65,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// (URL, TLS, credentials, permissions, wrong key type) are not retryable.
     public var isRetryable: Bool {
         switch code {
-        case .connectionFailed, .connectionLost, .timeout, .loading, .noGroup: true
+        case .connectionFailed, .connectionLost, .timeout, .loading, .noGroup, .unblocked: true
         default: false
         }
     }
@@ -86,6 +89,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case "NOGROUP": code = .noGroup
         case "BUSYGROUP": code = .busyGroup
         case "LOADING": code = .loading
+        case "UNBLOCKED": code = .unblocked
         case "WRONGPASS", "NOAUTH": code = .authenticationFailed
         case "NOPERM": code = .permissionDenied
         default:

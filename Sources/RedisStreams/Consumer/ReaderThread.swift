@@ -252,6 +252,9 @@ final class ReaderThread: @unchecked Sendable {
                         failures += 1
                         continue
                     }
+                } else if error.code == .unblocked {
+                    // The stream was deleted under a blocked read: the next read recreates the group.
+                    continue
                 } else if error.code == .loading {
                     logger.info("redis is loading its dataset, waiting", metadata: ["redis.error": "\(error)"])
                     if connection?.isBroken ?? true { drop(&connection) } else { sleep(config.backoff.delay(attempt: failures)) }
