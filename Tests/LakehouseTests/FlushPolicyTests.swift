@@ -34,7 +34,8 @@ import Testing
 
     @Test func memoryVictimsAreLargestFirstDownToLowWater() {
         let buffers: [(id: String, bytes: Int)] = [("a", 500), ("b", 2000), ("c", 1200), ("d", 300)]
-        #expect(policy.memoryVictims(buffers) == ["b", "c"])  // 4000 → 800 ≤ 2000
+        #expect(policy.memoryVictims(buffers) == ["b"])  // 4000 → 2000, the low-water mark
+        #expect(policy.memoryVictims([(id: "a", bytes: 1500), (id: "b", bytes: 1600), (id: "c", bytes: 1000)]) == ["b", "a"])
         #expect(policy.memoryVictims([(id: "a", bytes: 3999)]).isEmpty)
         #expect(policy.mustRelieveMemory(totalBytes: 4000))
     }
