@@ -50,7 +50,7 @@ import TestSupport
             #expect(XXHash64.hash16(low: x, high: hi) == XXHash64.hash(bytes))
         }
         // Every tail length around the 32-byte stripe path, against a byte-at-a-time split.
-        let data = (0..<100).map { UInt8($0 &* 37 &+ 11) }
+        let data = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         var seen = Set<UInt64>()
         for n in 0...100 { seen.insert(XXHash64.hash(Array(data.prefix(n)))) }
         #expect(seen.count == 101)
@@ -119,7 +119,9 @@ import TestSupport
                     continue
                 }
                 let theirs = try #require(try ParquetMetadataReader.readBloomFilter(path: path, chunk: chunk), "\(name)")
-                #expect(theirs.numBytes == SplitBlockBloomFilter.optimalNumBytes(ndv: 3000, fpp: 0.01), "\(name)")
+                // Arrow shrinks filters to the distinct values it saw, so only the shape is fixed.
+                #expect(theirs.numBytes & (theirs.numBytes - 1) == 0, "\(name)")
+                #expect(theirs.numBytes <= SplitBlockBloomFilter.optimalNumBytes(ndv: 3000, fpp: 0.01), "\(name)")
                 for h in hashes { #expect(theirs.contains(hash: h), "\(name)") }
                 var ours = SplitBlockBloomFilter(numBytes: theirs.numBytes)
                 for h in hashes { ours.insert(hash: h) }

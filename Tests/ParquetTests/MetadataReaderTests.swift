@@ -256,7 +256,7 @@ import TestSupport
             v.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
         }
         switch (type, name) {
-        case (.int32, "i32"), (.int32, "lst.list.element"): return "\(le(Int32.self))"
+        case (.int32, "i32"), (.int32, "u8"), (.int32, "lst.list.element"): return "\(le(Int32.self))"
         case (.int64, "i64"): return "\(le(Int64.self))"
         case (.double, _): return "\(Double(bitPattern: le(UInt64.self)))"
         case (.float, _): return "\(Double(Float(bitPattern: le(UInt32.self))))"

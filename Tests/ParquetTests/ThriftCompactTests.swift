@@ -6,11 +6,12 @@ import Testing
 @Suite struct ThriftCompactTests {
     @Test func shortFieldHeadersAndVarints() {
         let bytes = PageLocation(offset: 4, compressedPageSize: 100, firstRowIndex: 0).thriftBytes()
-        // i64 field 1: 0x16, zigzag(4)=8; i32 field 2: 0x25, zigzag(100)=200 = C8 01; i64 field 3: 0x36 00; stop.
-        #expect(bytes == [0x16, 0x08, 0x25, 0xC8, 0x01, 0x36, 0x00, 0x00])
+        // Each header is (delta 1 << 4) | type: i64 field 1: 0x16, zigzag(4)=8; i32 field 2: 0x15,
+        // zigzag(100)=200 = C8 01; i64 field 3: 0x16 00; stop.
+        #expect(bytes == [0x16, 0x08, 0x15, 0xC8, 0x01, 0x16, 0x00, 0x00])
     }
 
-    @Test func negativeZigzag() {
+    @Test func negativeZigzag() throws {
         #expect(Statistics(nullCount: -1).thriftBytes() == [0x36, 0x01, 0x00])
         #expect(Statistics(nullCount: -64).thriftBytes() == [0x36, 0x7F, 0x00])
         #expect(Statistics(nullCount: -65).thriftBytes() == [0x36, 0x81, 0x01, 0x00])
@@ -27,7 +28,7 @@ import Testing
         w.writeI32Field(2, -1)   // going backwards also needs the long form
         w.writeI32Field(3, 5)    // then delta 1 again
         w.writeStructEnd()
-        #expect(w.bytes == [0x05, 0x22, 0x02, 0x05, 0x04, 0x01, 0x35, 0x0A, 0x00])
+        #expect(w.bytes == [0x05, 0x22, 0x02, 0x05, 0x04, 0x01, 0x15, 0x0A, 0x00])
 
         var r = ThriftCompactReader(w.bytes)
         try r.readStructBegin()

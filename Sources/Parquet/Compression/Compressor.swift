@@ -131,8 +131,12 @@ public final class Compressor {
                 s.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
                 s.pointee.avail_out = uInt(dst.count)
                 rc = deflate(s, Z_FINISH)
+                let produced = Int(s.pointee.total_out)
+                // A finished stream reports a smaller deflateBound (its gzip wrapper is
+                // marked written), so leave it reset for the next maxCompressedLength.
+                deflateReset(s)
                 guard rc == Z_STREAM_END else { throw CompressionError(codec: .gzip, message: "deflate returned \(rc)") }
-                return Int(s.pointee.total_out)
+                return produced
             }
         }
     }
