@@ -62,6 +62,7 @@ actor WorkerState {
     private var bufferedBytes = 0
     private var inFlightBytes = 0
     private var inFlightJobs = 0
+    private var peakBytes = 0
     private var sequence = 0
     private var closed = false
     private var failingFlushes = 0
@@ -286,6 +287,8 @@ actor WorkerState {
         }
         for (e, v) in bytes { metrics.bufferedBytes(entity: e, v) }
         for (e, v) in rows { metrics.bufferedRows(entity: e, v) }
+        peakBytes = max(peakBytes, totalBytes)
+        metrics.memoryBytes(totalBytes, peak: peakBytes)
     }
 
     /// Rows and bytes still buffered (for logs at shutdown and tests).
