@@ -28,6 +28,8 @@ public final class LakewriterWorker: Service, Sendable {
     /// Flushes that may encode and upload at the same time.
     let flushConcurrency: Int
     let storageReady = ReadinessFlag()
+    /// Files given up at shutdown (grace exceeded): their entries stay pending.
+    let abandoned = Mutex(0)
 
     /// - Parameter store: the object store to write to; nil opens the one `storage` configures.
     public init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
@@ -91,7 +93,7 @@ public final class LakewriterWorker: Service, Sendable {
                 // Timer: age and idle flushes happen without new traffic.
                 group.addTask {
                     let period = min(self.config.flush.idle, self.config.flush.maxAge, .seconds(1)) / 4
-                    while !stopping.isStopped {
+                    while !stopping.isStopped && !Task.isCancelled {
                         try? await Task.sleep(for: max(period, .milliseconds(20)))
                         await state.tick(now: .now)
                     }
@@ -104,6 +106,10 @@ public final class LakewriterWorker: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("shutdown requested: draining")
             consumer.stop()
+        }
+        let lost = abandoned.withLock { $0 }
+        if lost > 0 || Task.isCancelled {
+            throw WorkerError.shutdownGraceExceeded
         }
         logger.info("worker stopped")
     }
@@ -204,6 +210,7 @@ public final class LakewriterWorker: Service, Sendable {
                 break
             } catch {
                 if Task.isCancelled {
+                    abandoned.withLock { $0 += 1 }
                     logger.warning("upload abandoned at shutdown; entries stay pending", metadata: [
                         "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)",
                     ])
@@ -216,7 +223,12 @@ public final class LakewriterWorker: Service, Sendable {
                 logger.error("upload failed, retrying", metadata: [
                     "entity": "\(job.entity)", "key": "\(key)", "attempt": "\(attempt)", "error": "\(error)",
                 ])
-                do { try await Task.sleep(for: Backoff.delay(attempt: attempt, maximum: .seconds(30))) } catch { return }
+                do {
+                    try await Task.sleep(for: Backoff.delay(attempt: attempt, maximum: .seconds(30)))
+                } catch {
+                    abandoned.withLock { $0 += 1 }
+                    return
+                }
             }
         }
         let elapsed = start.duration(to: .now)
@@ -274,7 +286,7 @@ public final class LakewriterWorker: Service, Sendable {
     func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag) async {
         var lastClaim = ContinuousClock.now
         let claimEvery = max(min(config.redis.claimIdle / 4, .seconds(60)), .seconds(1))
-        while !stopping.isStopped {
+        while !stopping.isStopped && !Task.isCancelled {
             // Storage reachability for /readyz: a cheap list of the store's own prefix.
             do {
                 _ = try await store.list(prefix: "_lakewriter/", continuationToken: nil, maxKeys: 1)
