@@ -68,6 +68,20 @@ def map_columns_pyarrow(schema):
     return {f.name for f in schema if pa.types.is_map(f.type)}
 
 
+def string_columns_pyarrow(schema):
+    """Top-level columns pyarrow reads as text (string or the JSON extension): polars
+    reads JSON as binary, so its bytes are decoded for these."""
+    import pyarrow as pa
+    out = set()
+    for f in schema:
+        t = f.type
+        if hasattr(t, "storage_type"):
+            t = t.storage_type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            out.add(f.name)
+    return out
+
+
 def fix_maps(row, names, map_cols):
     """duckdb returns MAP as {key: value} dicts (or {'key': [...], 'value': [...]}); polars as
     lists of {'key', 'value'} structs: turn both into [key, value] pairs for top-level map columns."""
@@ -90,19 +104,21 @@ def read_pyarrow(path):
     names = t.column_names
     cols = [t.column(i).to_pylist() for i in range(t.num_columns)]
     rows = [list(r) for r in zip(*cols)] if cols else []
-    return names, [[norm(v) for v in r] for r in rows], map_columns_pyarrow(t.schema)
+    info = (map_columns_pyarrow(t.schema), string_columns_pyarrow(t.schema))
+    return names, [[norm(v) for v in r] for r in rows], info
 
 
-def read_duckdb(path, map_cols):
+def read_duckdb(path, info):
+    map_cols = info[0]
     import duckdb
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     # Time-zone-aware values would need pytz in Python: convert top-level TIMESTAMPTZ
     # columns to naive UTC in SQL and mark them with "Z" like the other readers.
     desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
-    tz_cols = {d[0] for d in desc if d[1].startswith("TIMESTAMP WITH TIME ZONE")}
+    tz_cols = {d[0] for d in desc if d[1].startswith("TIMESTAMP WITH TIME ZONE") or d[1].startswith("TIMESTAMPTZ")}
     select = ", ".join(
-        (f'timezone(\'UTC\', "{d[0]}") AS "{d[0]}"' if d[0] in tz_cols else f'"{d[0]}"') for d in desc
+        (f'timezone(\'UTC\', "{d[0]}"::TIMESTAMPTZ) AS "{d[0]}"' if d[0] in tz_cols else f'"{d[0]}"') for d in desc
     )
     rel = con.execute(f"SELECT {select} FROM read_parquet(?)", [path])
     names = [d[0] for d in rel.description]
@@ -115,21 +131,26 @@ def read_duckdb(path, map_cols):
     return names, out
 
 
-def read_polars(path, map_cols):
+def read_polars(path, info):
     import polars as pl
+    map_cols, str_cols = info
     df = pl.read_parquet(path)
     names = df.columns
-    rows = df.rows()
-    return names, [[norm(v) for v in fix_maps(list(r), names, map_cols)] for r in rows]
+    out = []
+    for r in df.rows():
+        r = [(v.decode("utf-8") if (n in str_cols and isinstance(v, (bytes, bytearray))) else v)
+             for n, v in zip(names, r)]
+        out.append([norm(v) for v in fix_maps(r, names, map_cols)])
+    return names, out
 
 
 def values(path):
     out = {}
-    names, rows, map_cols = read_pyarrow(path)
+    names, rows, info = read_pyarrow(path)
     out["pyarrow"] = {"columns": names, "rows": rows}
     for label, fn in (("duckdb", read_duckdb), ("polars", read_polars)):
         try:
-            n, r = fn(path, map_cols)
+            n, r = fn(path, info)
             out[label] = {"columns": n, "rows": r}
         except Exception as e:  # reported, the Swift side decides
             out[label] = {"error": f"{type(e).__name__}: {e}"}
