@@ -29,7 +29,11 @@ struct ColumnWriterConfig {
 /// A finished column chunk: its bytes (dictionary page first) and metadata with
 /// offsets relative to the chunk start, fixed up by the file writer.
 struct FinishedChunk {
-    var bytes: [UInt8]
+    /// The dictionary page (header and body), empty without dictionary.
+    var dictionaryPage: [UInt8]
+    /// Data pages (header and body each), in order.
+    var pages: [[UInt8]]
+    var byteCount: Int
     var metaData: ColumnMetaData
     var dictionaryPageLength: Int
     var columnIndex: ColumnIndex?
@@ -70,7 +74,8 @@ struct ColumnChunkWriter {
 
     // Chunk.
     private var chunkStats = StatisticsAccumulator()
-    private var pages: [UInt8] = []
+    private var pages: [[UInt8]] = []
+    private var pagesSize = 0
     private var body: [UInt8] = []
     private var levelBytes: [UInt8] = []
     private var chunkRows: Int64 = 0
@@ -116,7 +121,7 @@ struct ColumnChunkWriter {
 
     /// Estimated bytes this chunk takes so far (for row-group cutting).
     var estimatedSize: Int {
-        pages.count + plain.count + indices.count * 2 + (dictionary?.encodedSize ?? 0) + bools.count / 8
+        pagesSize + plain.count + indices.count * 2 + (dictionary?.encodedSize ?? 0) + bools.count / 8
     }
 
     /// Appends levels `levelRange` and values `valueRange` of `b` (whole rows).
@@ -343,7 +348,7 @@ struct ColumnChunkWriter {
         }
         let nulls = Int32(pageLevels - pageValues)
         let header: PageHeader
-        let pageStart = pages.count
+        let pageStart = pagesSize
         var headerWriter = ThriftCompactWriter(capacity: 128)
         if v2 {
             let uncompressed = levelBytes.count + body.count
@@ -358,25 +363,32 @@ struct ColumnChunkWriter {
                     definitionLevelsByteLength: Int32(defLength), repetitionLevelsByteLength: Int32(repLength),
                     isCompressed: shouldCompress, statistics: st))
             header.encode(into: &headerWriter)
-            pages.append(contentsOf: headerWriter.bytes)
-            pages.append(contentsOf: compressed)
+            var page = headerWriter.bytes
+            page.reserveCapacity(page.count + compressed.count)
+            page.append(contentsOf: compressed)
+            pagesSize += page.count
+            pages.append(page)
             uncompressedTotal += Int64(headerWriter.bytes.count + uncompressed)
         } else {
-            levelBytes.append(contentsOf: body)
+            // Without levels the values are the whole page: no copy behind the levels.
+            if levelBytes.isEmpty { swap(&levelBytes, &body) } else { levelBytes.append(contentsOf: body) }
             let uncompressed = levelBytes.count
-            // Header first: compress into `body` (reused scratch), then copy.
+            // The header needs the compressed size: compress into `body` (reused scratch) first.
             body.removeAll(keepingCapacity: true)
             let n = try levelBytes.withUnsafeBytes { try compressor.compress($0, appendingTo: &body) }
             header = PageHeader(
                 type: .dataPage, uncompressedPageSize: Int32(uncompressed), compressedPageSize: Int32(n),
                 dataPageHeader: DataPageHeader(numValues: Int32(pageLevels), encoding: encoding, statistics: st))
             header.encode(into: &headerWriter)
-            pages.append(contentsOf: headerWriter.bytes)
-            pages.append(contentsOf: body)
+            var page = headerWriter.bytes
+            page.reserveCapacity(page.count + n)
+            page.append(contentsOf: body)
+            pagesSize += page.count
+            pages.append(page)
             uncompressedTotal += Int64(headerWriter.bytes.count + uncompressed)
         }
         if dictEncoded { dictionaryPagesUsed += 1 } else { plainPages += 1 }
-        locations.append(PageLocation(offset: Int64(pageStart), compressedPageSize: Int32(pages.count - pageStart),
+        locations.append(PageLocation(offset: Int64(pageStart), compressedPageSize: Int32(pagesSize - pageStart),
                                       firstRowIndex: chunkRows))
         nullPages.append(pageValues == 0)
         pageMins.append(encodedMinMax?.min ?? [])
@@ -426,7 +438,7 @@ struct ColumnChunkWriter {
                                     dictionaryPageHeader: DictionaryPageHeader(numValues: Int32(d.count), encoding: .plain))
             var w = ThriftCompactWriter(capacity: 64)
             header.encode(into: &w)
-            out.reserveCapacity(w.bytes.count + n + pages.count)
+            out.reserveCapacity(w.bytes.count + n)
             out.append(contentsOf: w.bytes)
             out.append(contentsOf: compressed)
             dictLength = out.count
@@ -446,7 +458,6 @@ struct ColumnChunkWriter {
             encodingStats.append(PageEncodingStats(pageType: config.pageVersion == .v2 ? .dataPageV2 : .dataPage,
                                                    encoding: .plain, count: Int32(plainPages)))
         }
-        out.append(contentsOf: pages)
 
         var statistics: Statistics?
         if config.statistics {
@@ -457,7 +468,8 @@ struct ColumnChunkWriter {
         }
         let meta = ColumnMetaData(
             type: physicalType, encodings: encodings, pathInSchema: descriptor.path, codec: config.compression.codec,
-            numValues: chunkLevels, totalUncompressedSize: uncompressedTotal, totalCompressedSize: Int64(out.count),
+            numValues: chunkLevels, totalUncompressedSize: uncompressedTotal,
+            totalCompressedSize: Int64(out.count + pagesSize),
             dataPageOffset: Int64(dictLength), dictionaryPageOffset: dictLength > 0 ? 0 : nil,
             statistics: statistics, encodingStats: encodingStats)
         var columnIndex: ColumnIndex?
@@ -469,7 +481,9 @@ struct ColumnChunkWriter {
             PageLocation(offset: $0.offset + Int64(dictLength), compressedPageSize: $0.compressedPageSize,
                          firstRowIndex: $0.firstRowIndex)
         }
-        return FinishedChunk(bytes: out, metaData: meta, dictionaryPageLength: dictLength, columnIndex: columnIndex,
+        let pageList = pages
+        pages = []
+        return FinishedChunk(dictionaryPage: out, pages: pageList, byteCount: out.count + pagesSize, metaData: meta, dictionaryPageLength: dictLength, columnIndex: columnIndex,
                              offsetIndex: OffsetIndex(pageLocations: locs), bloomFilter: bloom)
     }
 }

@@ -79,8 +79,20 @@ struct StatisticsAccumulator {
         }
         let n = Swift.min(a.count, b.count)
         if n > 0 {
-            let c = memcmp(a.baseAddress!, b.baseAddress!, n)
-            if c != 0 { return c < 0 ? -1 : 1 }
+            // Short values (uuids, codes) compare faster as big-endian words than through memcmp.
+            let pa = a.baseAddress!, pb = b.baseAddress!
+            var i = 0
+            while i + 8 <= n {
+                let x = UInt64(bigEndian: pa.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let y = UInt64(bigEndian: pb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                if x != y { return x < y ? -1 : 1 }
+                i += 8
+            }
+            while i < n {
+                let x = pa.load(fromByteOffset: i, as: UInt8.self), y = pb.load(fromByteOffset: i, as: UInt8.self)
+                if x != y { return x < y ? -1 : 1 }
+                i += 1
+            }
         }
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }

@@ -133,7 +133,9 @@ public final class ParquetWriter {
         for i in chunks.indices {
             var finished = try chunks[i].finish()
             let chunkStart = position
-            try finished.bytes.withUnsafeBytes { try emit($0) }
+            try finished.dictionaryPage.withUnsafeBytes { try emit($0) }
+            for page in finished.pages { try page.withUnsafeBytes { try emit($0) } }
+            finished.pages = []
             var meta = finished.metaData
             meta.dataPageOffset += chunkStart
             if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = chunkStart }
