@@ -48,6 +48,10 @@ public final class ParquetWriter {
 
     /// Rows written so far (including those of the unfinished row group).
     public var rowCount: Int64 { totalRows }
+    /// Bytes handed to the sink so far (finished row groups).
+    public var bytesWritten: Int64 { position }
+    /// Roughly what the file would take if closed now: use it to roll files by size.
+    public var estimatedFileSize: Int64 { position + Int64(estimatedRowGroupSize) }
 
     public init(schema: ParquetSchema, sink: any ParquetSink, properties: WriterProperties = WriterProperties()) throws {
         self.schema = schema
@@ -100,7 +104,8 @@ public final class ParquetWriter {
         var cursors = [(level: Int, value: Int)](repeating: (0, 0), count: batch.columns.count)
         var done = 0
         while done < rows {
-            let take = min(rows - done, properties.maxRowGroupRows - rowGroupRows)
+            // Slices of at most 65,536 rows so the byte limit is checked often within a big batch.
+            let take = min(rows - done, properties.maxRowGroupRows - rowGroupRows, 65536)
             for i in batch.columns.indices {
                 let c = batch.columns[i]
                 let (l0, v0) = cursors[i]
