@@ -34,6 +34,10 @@ struct ConfigurationTests {
         let c = try RedisConfiguration(url: "redis://worker:topsecret@host:7000/2")
         #expect(c.description == "redis://worker:***@host:7000/2")
         #expect(!"\(c)".contains("topsecret"))
+        #expect(!String(reflecting: c).contains("topsecret"))
+        var dumped = ""
+        dump(c, to: &dumped)
+        #expect(!dumped.contains("topsecret"))
     }
 
     @Test func ipv6() throws {

@@ -232,6 +232,30 @@ struct ConsumerTests {
         #expect(consumer.status.state == .failed)
     }
 
+    @Test func acksLongIDListsInChunks() async throws {
+        let redis = try sharedRedis()
+        let client = RedisStreamClient(configuration: redis, logger: testLogger)
+        let (s, group) = (unique("bigack"), unique("g"))
+        // 25,000 entries in one pipelined burst, all read by one consumer, acked with one call.
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for i in 0..<25_000 { tasks.addTask { try await client.add(s, [("i", "\(i)")]) } }
+            try await tasks.waitForAll()
+        }
+        try await client.createGroup(stream: s, group: group)
+        var config = StreamConsumer.Configuration(streams: [s], group: group, consumer: "c")
+        config.block = .milliseconds(100)
+        var ids: [StreamID] = []
+        for try await b in StreamConsumer(redis: redis, configuration: config, logger: testLogger) {
+            ids += b.ids
+            if ids.count == 25_000 { break }
+        }
+        #expect(Set(ids).count == 25_000)
+        #expect(try await client.pending(stream: s, group: group).count == 25_000)
+        #expect(try await client.ack(stream: s, group: group, ids: ids) == 25_000)
+        #expect(try await client.pending(stream: s, group: group).count == 0)
+        _ = try await client.command(["DEL", s])
+    }
+
     @Test func selectsTheDatabase() async throws {
         var redis = try sharedRedis()
         redis.database = 7

@@ -133,6 +133,36 @@ struct ServerFaultTests {
         #expect(await collector.failure == nil)
     }
 
+    @Test func waitsWhileTheServerIsLoading() async throws {
+        // key-load-delay makes loading 1500 keys take ~1.5 s, during which Redis answers LOADING.
+        let server = try RedisServerProcess(["--key-load-delay", "1000", "--loading-process-events-interval-bytes",
+                                             "1024", "--enable-debug-command", "local"])
+        let redis = try RedisConfiguration(url: server.url)
+        do {
+            let setup = RedisStreamClient(configuration: redis, logger: testLogger)
+            _ = try await setup.command(["DEBUG", "POPULATE", "1500"])
+            for i in 0..<3 { try await setup.add("loaded", [("i", "\(i)")]) }
+            _ = try await setup.command(["SAVE"])
+            setup.close()
+        }
+        server.kill()
+        try server.start()
+
+        var config = StreamConsumer.Configuration(streams: ["loaded"], group: "g", consumer: "c")
+        config.block = .milliseconds(100)
+        config.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+        let consumer = StreamConsumer(redis: redis, configuration: config, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer)
+        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count == 3 })
+        #expect(await collector.entries.map { $0.fields["i"] } == ["0", "1", "2"])
+        #expect(consumer.status.lastError?.code == .loading)
+        #expect(consumer.status.state == .connected)
+        consumer.stop()
+        await collector.wait()
+        #expect(await collector.failure == nil)
+    }
+
     @Test func shutdownNosaveThenServerComesBack() async throws {
         let server = try RedisServerProcess()
         let redis = try RedisConfiguration(url: server.url)

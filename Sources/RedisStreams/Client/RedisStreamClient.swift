@@ -63,10 +63,22 @@ public final class RedisStreamClient: Sendable {
         return try await runInteger(a, operation: "XACK", stream: batch.stream, retryable: true)
     }
 
-    /// XACK of `ids`. Returns how many were still pending.
+    /// XACK of `ids`. Returns how many were still pending. Long lists (a worker acknowledging a
+    /// whole flushed file) go as several XACKs of at most `ackChunk` ids, pipelined together.
     @discardableResult
     public func ack(stream: String, group: String, ids: [StreamID]) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
+        if ids.count > Self.ackChunk {
+            return try await withThrowingTaskGroup(of: Int.self) { tasks in
+                var start = 0
+                while start < ids.count {
+                    let chunk = Array(ids[start..<min(start + Self.ackChunk, ids.count)])
+                    tasks.addTask { try await self.ack(stream: stream, group: group, ids: chunk) }
+                    start += Self.ackChunk
+                }
+                return try await tasks.reduce(0, +)
+            }
+        }
         var a = Argv(capacity: 16 + stream.utf8.count + group.utf8.count + ids.count * 24, arguments: 3 + ids.count)
         a.append("XACK"); a.append(stream); a.append(group)
         for id in ids { a.append(id) }
@@ -216,6 +228,8 @@ public final class RedisStreamClient: Sendable {
             RedisValue($0)
         }
     }
+
+    static let ackChunk = 10_000
 
     private func runInteger(_ a: Argv, operation: String, stream: String, retryable: Bool) async throws -> Int {
         try await thread.run(a, operation: operation, stream: stream, retryable: retryable) { r throws(RedisError) in

@@ -8,7 +8,8 @@
 /// `rediss://` is refused: hiredis 0.14 has no TLS. Run a TLS sidecar instead (see
 /// ``RedisError/Code-swift.struct/tlsNotSupported``'s message). The password is kept out of
 /// ``description`` and of every error.
-public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
+public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable {
     /// The address of the server.
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -49,6 +50,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
             return "unix://\(auth)\(path)" + (database != 0 ? "?db=\(database)" : "")
         }
     }
+
+    public var debugDescription: String { description }
+
+    /// `dump()` and debuggers show the redacted URL, not the stored password.
+    public var customMirror: Mirror { Mirror(self, children: ["url": description], displayStyle: .struct) }
 
     static let tlsAdvice = """
         TLS is not supported by this hiredis build (libhiredis 0.14 has no TLS). Run a TLS sidecar next to \

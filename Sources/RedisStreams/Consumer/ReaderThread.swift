@@ -189,15 +189,15 @@ final class ReaderThread: @unchecked Sendable {
                     everConnected = true
                     if stopNow { break loop }
                     logger.debug("redis reader connected", metadata: ["redis.endpoint": "\(redis)"])
-                    if needGroups {
-                        try ensureGroups(c, recreate: false, cursors: &cursors, lastDelivered: &lastDelivered)
-                        needGroups = false
-                    }
                     // Entries assigned to us whose reply never arrived are in the pending list
                     // after what this process has delivered.
                     for (i, s) in streams.enumerated() { cursors[i] = .pending(after: lastDelivered[s] ?? .zero) }
                 }
                 guard let conn = connection else { continue }
+                if needGroups {
+                    try ensureGroups(conn, recreate: false, cursors: &cursors, lastDelivered: &lastDelivered)
+                    needGroups = false
+                }
 
                 var pendingStreams: [Int] = []
                 for i in streams.indices { if case .pending = cursors[i] { pendingStreams.append(i) } }
@@ -212,8 +212,8 @@ final class ReaderThread: @unchecked Sendable {
                     if case .pending(let after) = cursors[i] { a.append(after) } else { a.append(">") }
                 }
                 let source: StreamBatch.Source = pendingStreams.isEmpty ? .new : .pending
-                let single = reading.count == 1 ? streams[reading[0]] : nil
-                let decoded = try conn.command(a, operation: "XREADGROUP", stream: single) { r throws(RedisError) in
+                let named = reading.count == 1 ? streams[reading[0]] : reading.map { streams[$0] }.joined(separator: ",")
+                let decoded = try conn.command(a, operation: "XREADGROUP", stream: named) { r throws(RedisError) in
                     try StreamBatch.decodeRead(r, source: source, skipThrough: { lastDelivered[$0] },
                                                operation: "XREADGROUP")
                 }

@@ -52,9 +52,10 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         }
     }
 
-    private let reader: ReaderThread
+    fileprivate let reader: ReaderThread
 
     public init(redis: RedisConfiguration, configuration: Configuration, logger: Logger) {
+        precondition(!configuration.streams.isEmpty, "StreamConsumer needs at least one stream")
         reader = ReaderThread(redis: redis, configuration: configuration, logger: logger)
     }
 
@@ -68,14 +69,16 @@ public final class StreamConsumer: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         reader.startIfNeeded()
-        return AsyncIterator(reader: reader)
+        return AsyncIterator(consumer: self)
     }
 
     /// Returns the batches in order; throws the error that ended the reader, if any.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let reader: ReaderThread
+        // Keeps the consumer alive while iterating: `for try await b in StreamConsumer(...)`
+        // holds only the iterator, and the consumer's deinit stops the reader.
+        let consumer: StreamConsumer
         public mutating func next() async throws -> StreamBatch? {
-            try await reader.next()
+            try await consumer.reader.next()
         }
     }
 }
