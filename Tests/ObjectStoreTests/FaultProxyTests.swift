@@ -8,9 +8,11 @@ import TestSupport
 @Suite("Retries through a fault-injecting proxy", .enabled(if: S3Test.available))
 struct FaultProxyTests {
     /// A store whose requests go through `proxy` to the bucket `bucket` (created directly).
-    func proxiedStore(_ proxy: FaultProxy, bucket: String, retry: RetryPolicy,
+    func proxiedStore(_ proxy: FaultProxy, like direct: S3ObjectStore?, retry: RetryPolicy,
                       events: EventLog<RetryEvent>? = nil) throws -> S3ObjectStore {
-        var config = try S3Test.configuration(bucket: bucket, endpoint: proxy.endpoint, retry: retry)
+        var config = try S3Test.configuration(bucket: direct?.configuration.bucket ?? "any",
+                                              endpoint: proxy.endpoint, retry: retry)
+        config.prefix = direct?.configuration.prefix ?? ""
         // Short enough that a stalled response counts as a timeout.
         config.readTimeout = .milliseconds(700)
         config.onRetry = { event in events?.append(event) }
@@ -23,7 +25,7 @@ struct FaultProxyTests {
             let proxy = try FaultProxy(upstream: upstream, script: [.serviceUnavailable, .drop, .stall(milliseconds: 2000)])
             defer { proxy.stop() }
             let events = EventLog<RetryEvent>()
-            let store = try proxiedStore(proxy, bucket: direct.configuration.bucket,
+            let store = try proxiedStore(proxy, like: direct,
                                          retry: RetryPolicy(maxAttempts: 6, baseDelay: .milliseconds(10), maxDelay: .milliseconds(100)),
                                          events: events)
             let data = randomBytes(200_000, seed: 9)
@@ -46,7 +48,7 @@ struct FaultProxyTests {
             let proxy = try FaultProxy(upstream: upstream,
                                        script: [.pass, .serviceUnavailable, .drop, .pass, .serviceUnavailable, .drop])
             defer { proxy.stop() }
-            let store = try proxiedStore(proxy, bucket: direct.configuration.bucket,
+            let store = try proxiedStore(proxy, like: direct,
                                          retry: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(10), maxDelay: .milliseconds(100)))
             let data = randomBytes((10 << 20) + 77, seed: 11)
             let writer = store.makeWriter(key: "faulty/multi.bin", options: ObjectWriterOptions(partSize: 5 << 20, maxConcurrentParts: 3))
@@ -64,12 +66,12 @@ struct FaultProxyTests {
             let upstream = try #require(TestEnvironment.s3Endpoint)
             let proxy = try FaultProxy(upstream: upstream, script: [], fallback: .serviceUnavailable)
             defer { proxy.stop() }
-            let store = try proxiedStore(proxy, bucket: direct.configuration.bucket,
+            let store = try proxiedStore(proxy, like: direct,
                                          retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50)))
             await #expect { try await store.put(key: "never.bin", bytes: [1, 2, 3]) } throws: { error in
                 guard let e = error as? ObjectStoreError else { return false }
                 return e.code == .retriesExhausted && e.attempts == 3 && e.status == 503 && e.s3Code == "SlowDown"
-                    && e.operation == "PutObject" && e.key == "never.bin"
+                    && e.operation == "PutObject" && e.key == direct.configuration.prefix + "never.bin"
                     && e.description.contains("gave up after 3 attempts")
             }
             #expect(store.retryCount == 2)
@@ -81,7 +83,7 @@ struct FaultProxyTests {
     @Test func unreachableEndpointFailsWithTheEndpointInTheMessage() async throws {
         let proxy = try FaultProxy(upstream: "http://127.0.0.1:9", script: [], fallback: .drop)
         defer { proxy.stop() }
-        let store = try proxiedStore(proxy, bucket: "any", retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+        let store = try proxiedStore(proxy, like: nil, retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
         await #expect { try await store.head(key: "k") } throws: { error in
             guard let e = error as? ObjectStoreError else { return false }
             return e.code == .retriesExhausted && e.attempts == 2 && e.message.contains(proxy.endpoint)
@@ -92,7 +94,7 @@ struct FaultProxyTests {
     @Test func retryBudgetStopsRetryStorms() async throws {
         let proxy = try FaultProxy(upstream: "http://127.0.0.1:9", script: [], fallback: .serviceUnavailable)
         defer { proxy.stop() }
-        let store = try proxiedStore(proxy, bucket: "any",
+        let store = try proxiedStore(proxy, like: nil,
                                      retry: RetryPolicy(maxAttempts: 10, baseDelay: .milliseconds(1), budgetCapacity: 10, retryCost: 5))
         await #expect { try await store.head(key: "k") } throws: { error in
             guard let e = error as? ObjectStoreError else { return false }

@@ -93,24 +93,24 @@ struct S3StoreTests {
             try await store.putIfAbsent(key: key, body: ByteBuffer(string: "first"))
             await #expect { try await store.putIfAbsent(key: key, body: ByteBuffer(string: "second")) } throws: { error in
                 guard let e = error as? ObjectStoreError else { return false }
-                return e.code == .alreadyExists && e.status == 412 && e.key == key
+                return e.code == .alreadyExists && e.status == 412 && e.key?.hasSuffix("/" + key) == true
             }
             #expect(try await store.get(key: key).bytes == Array("first".utf8))
         }
     }
 
     @Test func wrongSecretIsRejected() async throws {
-        let bucket = S3Test.uniqueBucket("auth")
-        let good = try S3ObjectStore(configuration: S3Test.configuration(bucket: bucket))
-        let bad = try S3ObjectStore(configuration: S3Test.configuration(bucket: bucket, secret: "not-the-secret"))
-        try await good.createBucket()
+        try await S3Test.ensureSharedBucket()
+        let bucket = S3Test.sharedBucket
+        let prefix = "auth-\(UUID().uuidString.prefix(8))"
+        let good = try S3ObjectStore(configuration: S3Test.configuration(bucket: bucket, prefix: prefix))
+        let bad = try S3ObjectStore(configuration: S3Test.configuration(bucket: bucket, prefix: prefix, secret: "not-the-secret"))
         await #expect { try await bad.put(key: "x", bytes: [1, 2, 3]) } throws: { error in
             guard let e = error as? ObjectStoreError else { return false }
             return e.code == .accessDenied && e.status == 403 && e.attempts == 1
                 && e.description.contains("check the access key/secret and the region")
         }
         #expect(try await good.head(key: "x") == nil)
-        try await good.deleteBucket()
         try await good.shutdown()
         try await bad.shutdown()
     }
@@ -211,7 +211,7 @@ struct S3StoreTests {
     }
 
     @Test func failedPartAbortsTheUpload() async throws {
-        try await S3Test.withBucket("wfail") { store in
+        try await S3Test.withBucket("wfail") { (store: S3ObjectStore) async throws in
             let failing = FailingPartStore(base: store, failingPart: 2)
             let writer = failing.makeWriter(key: "failed.parquet", options: ObjectWriterOptions(partSize: 5 << 20))
             await #expect { 

@@ -26,12 +26,27 @@ enum S3Test {
         "lw-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// Runs `body` with a store on a fresh bucket, then empties and deletes the bucket.
+    /// One bucket per test process: SeaweedFS gives every bucket its own volumes and
+    /// scripts/test allows only a few, so tests share a bucket and isolate by prefix.
+    static let sharedBucket = uniqueBucket("objectstore")
+    private static let bucketReady = BucketOnce()
+
+    static func ensureSharedBucket() async throws {
+        try await bucketReady.run {
+            let store = try S3ObjectStore(configuration: configuration(bucket: sharedBucket))
+            do { try await store.createBucket() } catch { try? await store.shutdown(); throw error }
+            try await store.shutdown()
+        }
+    }
+
+    /// Runs `body` with a store rooted at a fresh prefix of the shared bucket, then deletes
+    /// everything under that prefix (objects and pending uploads).
     static func withBucket<T>(_ label: String, prefix: String = "",
                               _ body: (S3ObjectStore) async throws -> T) async throws -> T {
-        let store = try S3ObjectStore(configuration: configuration(bucket: uniqueBucket(label), prefix: prefix))
+        try await ensureSharedBucket()
+        let root = "\(label)-\(UUID().uuidString.prefix(8).lowercased())/" + prefix
+        let store = try S3ObjectStore(configuration: configuration(bucket: sharedBucket, prefix: root))
         do {
-            try await store.createBucket()
             let result = try await body(store)
             try await cleanUp(store)
             try await store.shutdown()
@@ -44,16 +59,17 @@ enum S3Test {
     }
 
     static func cleanUp(_ store: S3ObjectStore) async throws {
-        let root = try S3ObjectStore(configuration: configuration(bucket: store.configuration.bucket))
-        do {
-            for upload in try await root.listMultipartUploads() { try await root.abortMultipartUpload(upload) }
-            for object in try await root.listAll() { try await root.delete(key: object.key) }
-            try await root.deleteBucket()
-        } catch {
-            try? await root.shutdown()
-            throw error
-        }
-        try await root.shutdown()
+        for upload in try await store.listMultipartUploads() { try await store.abortMultipartUpload(upload) }
+        for object in try await store.listAll() { try await store.delete(key: object.key) }
+    }
+}
+
+/// Runs a setup step once per process; concurrent callers wait for the first.
+actor BucketOnce {
+    private var task: Task<Void, any Error>?
+    func run(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        if task == nil { task = Task { try await body() } }
+        try await task!.value
     }
 }
 

@@ -63,7 +63,11 @@ extension S3ObjectStore {
         // Bodies are hashed once, not once per attempt.
         let payloadHash: String
         if let body = call.body, body.readableBytes > 0 {
-            payloadHash = body.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(bufferPointer: $0)) }
+            payloadHash = body.withUnsafeReadableBytes { raw in
+                var hasher = SHA256()
+                hasher.update(bufferPointer: raw)
+                return SigV4.hex(hasher.finalize())
+            }
         } else {
             payloadHash = SigV4.emptyPayloadHash
         }

@@ -19,7 +19,7 @@ public final class S3ObjectStore: ObjectStore {
     let endpoint: S3Endpoint
     let client: HTTPClient
     let budget: RetryBudget
-    private let retries = Atomic<Int>(0)
+    let retries = Atomic<Int>(0)
 
     public init(configuration: S3Configuration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.configuration = configuration
@@ -54,6 +54,13 @@ public final class S3ObjectStore: ObjectStore {
 
     public func shutdown() async throws {
         try await client.shutdown()
+    }
+
+    deinit {
+        // A store dropped without shutdown() must not leak its connection pool; the
+        // pool keeps the client alive until it has closed. (After shutdown() this is a
+        // no-op reporting `alreadyShutdown`.)
+        client.shutdown { _ in }
     }
 
     // MARK: Operations

@@ -70,10 +70,19 @@ public enum SigV4 {
 
     /// The canonical query string: names and values encoded, sorted by encoded name then value.
     public static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
-        query.map { (uriEncode($0.name, encodeSlash: true), uriEncode($0.value, encodeSlash: true)) }
-            .sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
-            .map { "\($0.0)=\($0.1)" }
-            .joined(separator: "&")
+        var encoded: [(name: String, value: String)] = []
+        encoded.reserveCapacity(query.count)
+        for item in query {
+            encoded.append((uriEncode(item.name, encodeSlash: true), uriEncode(item.value, encodeSlash: true)))
+        }
+        // Encoded strings are ASCII, so String ordering is byte ordering.
+        encoded.sort { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
+        var out = ""
+        for (i, item) in encoded.enumerated() {
+            if i > 0 { out += "&" }
+            out += item.name + "=" + item.value
+        }
+        return out
     }
 
     /// Canonical headers (lower-cased names, trimmed values with inner runs of spaces
