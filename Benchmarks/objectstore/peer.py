@@ -43,7 +43,7 @@ def main() -> None:
     median = rates[len(rates) // 2]
     print(f"boto3 {boto3.__version__} upload_fileobj: {mib} MiB, runs {runs}: "
           f"median {median:.1f} MiB/s, best {rates[-1]:.1f} MiB/s")
-    print(f"RESULT median_mib_s={median:.2f} best_mib_s={rates[-1]:.2f}")
+    print(f"RESULT impl=boto3 mib={mib} runs={runs} median_mib_s={median:.2f} best_mib_s={rates[-1]:.2f}")
 
 
 if __name__ == "__main__":
