@@ -198,7 +198,5 @@ struct RandomizedRoundTripTests {
         let problems = try ParquetReadback.mismatches(path: path, columns: fields.map(\.name), expected: expected,
                                                       readers: ["pyarrow"])
         #expect(problems.isEmpty, "seed \(seed) schema \(fields): \(problems.prefix(5))")
-        let md = try ParquetReadback.metadata(path: path)
-        #expect(md.num_rows == rowsPerBatch * 3)
     }
 }
