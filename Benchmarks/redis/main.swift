@@ -2,7 +2,7 @@
 // consumer (reader thread + prefetch, acks pipelined on the command connection) against the C
 // hiredis loop in peer.c, on the same redis-server in the same run. Filling the streams is untimed.
 //
-//   bench-redis --url redis://127.0.0.1:PORT/0 --peer /path/to/peer [--entries 1000000] [--rounds 2]
+//   bench-redis --url redis://127.0.0.1:PORT/0 --peer /path/to/peer [--entries 1000000] [--rounds 3]
 import Foundation
 import Logging
 import RedisStreams
@@ -11,7 +11,9 @@ struct Options {
     var url = "redis://127.0.0.1:6379/0"
     var peer = ""
     var entries = 1_000_000
-    var rounds = 2
+    var rounds = 3
+    /// "swift" or "c" runs one side only (for profiling).
+    var only: String?
 
     init(_ args: [String]) {
         var i = 1
@@ -26,6 +28,7 @@ struct Options {
             case "--peer": peer = value()
             case "--entries": entries = Int(value())!
             case "--rounds": rounds = Int(value())!
+            case "--only": only = value()
             default: fatalError("unknown option \(args[i])")
             }
             i += 1
@@ -91,12 +94,15 @@ let admin = RedisStreamClient(configuration: try RedisConfiguration(url: options
 
 var swiftRates: [Double] = []
 var cRates: [Double] = []
-for round in 1...options.rounds {
+
+@MainActor func runSwift(_ round: Int) async throws {
     let s = "bench-swift-\(round)-\(getpid())"
     _ = try runPeer(options, ["fill", s, "\(options.entries)"])
     swiftRates.append(try await swiftReadAck(options, stream: s, logger: logger))
     _ = try await admin.command(["DEL", s])
+}
 
+@MainActor func runC(_ round: Int) async throws {
     let c = "bench-c-\(round)-\(getpid())"
     _ = try runPeer(options, ["fill", c, "\(options.entries)"])
     let out = try runPeer(options, ["read", c, "\(options.entries)"])
@@ -105,14 +111,29 @@ for round in 1...options.rounds {
     }
     cRates.append(rate)
     _ = try await admin.command(["DEL", c])
-    print("round \(round): swift \(Int(swiftRates.last!)) entries/s, c \(Int(rate)) entries/s")
 }
 
-let bestSwift = swiftRates.max()!, bestC = cRates.max()!
+// Alternate which side goes first, so a load spike on this shared machine does not always hit the
+// same one; the best round of each is compared.
+for round in 1...options.rounds {
+    if let only = options.only {
+        if only == "swift" { try await runSwift(round); cRates.append(.nan) } else { try await runC(round); swiftRates.append(.nan) }
+    } else if round % 2 == 1 {
+        try await runSwift(round)
+        try await runC(round)
+    } else {
+        try await runC(round)
+        try await runSwift(round)
+    }
+    func show(_ r: Double) -> String { r.isNaN ? "-" : "\(Int(r))" }
+    print("round \(round): swift \(show(swiftRates.last!)) entries/s, c \(show(cRates.last!)) entries/s")
+}
+
+let bestSwift = swiftRates.filter { !$0.isNaN }.max() ?? .nan, bestC = cRates.filter { !$0.isNaN }.max() ?? .nan
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 print("")
 print("redis read+ack, \(options.entries) entries, COUNT 1000, best of \(options.rounds) rounds")
 print(pad("implementation", 44) + "entries/s")
-print(pad("RedisStreams (Swift, async consumer)", 44) + "\(Int(bestSwift))")
-print(pad("peer.c (hiredis loop, pipelined XACK)", 44) + "\(Int(bestC))")
+print(pad("RedisStreams (Swift, async consumer)", 44) + (bestSwift.isNaN ? "-" : "\(Int(bestSwift))"))
+print(pad("peer.c (hiredis loop, pipelined XACK)", 44) + (bestC.isNaN ? "-" : "\(Int(bestC))"))
 print(pad("ratio swift / c", 44) + String(format: "%.2f", bestSwift / bestC))

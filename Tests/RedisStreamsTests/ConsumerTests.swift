@@ -90,6 +90,47 @@ struct ConsumerTests {
         #expect(try await client.pending(stream: s, group: group).count == 0)
     }
 
+    /// The server assigned an entry to this consumer but the reply never reached it (simulated by
+    /// an XREADGROUP for the same consumer inside another connection's transaction); after the
+    /// connection is killed the reader re-reads its pending list past what it delivered: the lost
+    /// entry arrives, the others are not repeated.
+    @Test func reconnectDeliversEntriesWhoseReplyWasLost() async throws {
+        let redis = try sharedRedis()
+        let client = RedisStreamClient(configuration: redis, logger: testLogger)
+        let (s, group, name) = (unique("lost"), unique("g"), unique("consumer"))
+        for i in 0..<3 { try await client.add(s, [("i", "\(i)")]) }
+        var config = StreamConsumer.Configuration(streams: [s], group: group, consumer: name)
+        config.block = .milliseconds(100)
+        config.backoff = Backoff(initial: .milliseconds(10), maximum: .milliseconds(50))
+        let consumer = StreamConsumer(redis: redis, configuration: config, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer)
+        #expect(await eventually { await collector.entries.count == 3 })
+
+        _ = try await client.command(["MULTI"])
+        _ = try await client.command(["XADD", s, "*", "i", "lost"])
+        _ = try await client.command(["XREADGROUP", "GROUP", group, name, "COUNT", "10", "STREAMS", s, ">"])
+        let exec = try await client.command(["EXEC"])
+        let lostID = try #require(exec.array?.first?.text.flatMap(StreamID.init))
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(await collector.entries.count == 3, "the reader must not have seen it yet")
+
+        let clients = try #require(try await client.command(["CLIENT", "LIST"]).text)
+        let line = try #require(clients.split(separator: "\n").first { $0.contains("name=lakewriter-reader:\(name) ") })
+        let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        #expect(try await client.command(["CLIENT", "KILL", "ID", String(id)]).int == 1)
+
+        #expect(await eventually { await collector.entries.count == 4 })
+        let entries = await collector.entries
+        #expect(entries.count == 4)
+        #expect(entries.last?.id == lostID && entries.last?.source == .pending)
+        #expect(entries.last?.fields == ["i": "lost"])
+        #expect(Set(entries.map(\.id)).count == entries.count)
+        #expect(consumer.status.reconnects == 1)
+        consumer.stop()
+        await collector.wait()
+    }
+
     @Test func autoclaimTakesOverADeadConsumersEntries() async throws {
         let redis = try sharedRedis()
         let client = RedisStreamClient(configuration: redis, logger: testLogger)

@@ -111,7 +111,8 @@ final class CommandThread: @unchecked Sendable {
             var attempt = 0
             while connection == nil {
                 do {
-                    connection = try RedisConnection.open(configuration, socketTimeout: configuration.commandTimeout)
+                    connection = try RedisConnection.open(configuration, socketTimeout: configuration.commandTimeout,
+                                                          clientName: "lakewriter-commands")
                     condition.lock()
                     if everConnected { status.reconnects += 1 }
                     status.state = .connected

@@ -28,7 +28,10 @@ final class RedisConnection {
 
     /// Connects, authenticates and selects the database. `socketTimeout` bounds every later read
     /// and write (the command timeout, plus the BLOCK time for a blocking reader).
-    static func open(_ config: RedisConfiguration, socketTimeout: Duration) throws(RedisError) -> RedisConnection {
+    /// `clientName` (CLIENT SETNAME) lets operators tell the connections apart in CLIENT LIST; it is
+    /// best effort, as an ACL user may lack the permission.
+    static func open(_ config: RedisConfiguration, socketTimeout: Duration,
+                     clientName: String? = nil) throws(RedisError) -> RedisConnection {
         let connectTV = makeTimeval(config.connectTimeout)
         let raw: UnsafeMutablePointer<redisContext>?
         switch config.endpoint {
@@ -63,6 +66,17 @@ final class RedisConnection {
             argv.append("SELECT")
             argv.append(config.database)
             try connection.command(argv, operation: "SELECT", stream: nil) { _ in () }
+        }
+        if let clientName {
+            var argv = Argv(capacity: 32 + clientName.utf8.count)
+            argv.append("CLIENT")
+            argv.append("SETNAME")
+            argv.append(String(clientName.map { $0 == " " || $0 == "\n" ? "_" : $0 }))
+            do {
+                try connection.command(argv, operation: "CLIENT SETNAME", stream: nil) { _ in () }
+            } catch where !error.breaksConnection && error.code != .loading {
+                // NOPERM and the like: the name is only a convenience.
+            }
         }
         return connection
     }

@@ -178,7 +178,8 @@ final class ReaderThread: @unchecked Sendable {
             do {
                 if connection == nil {
                     if failures > 0 { sleep(config.backoff.delay(attempt: failures - 1)) }
-                    let c = try RedisConnection.open(redis, socketTimeout: socketTimeout)
+                    let c = try RedisConnection.open(redis, socketTimeout: socketTimeout,
+                                                     clientName: "lakewriter-reader:\(config.consumer)")
                     lock.lock()
                     activeSocket = c.fileDescriptor
                     if everConnected { status.reconnects += 1 }
@@ -256,7 +257,9 @@ final class ReaderThread: @unchecked Sendable {
                     // The stream was deleted under a blocked read: the next read recreates the group.
                     continue
                 } else if error.code == .loading {
-                    logger.info("redis is loading its dataset, waiting", metadata: ["redis.error": "\(error)"])
+                    if failures == 0 {
+                        logger.info("redis is loading its dataset, waiting", metadata: ["redis.error": "\(error)"])
+                    }
                     if connection?.isBroken ?? true { drop(&connection) } else { sleep(config.backoff.delay(attempt: failures)) }
                     failures += 1
                 } else if error.breaksConnection || error.code == .connectionFailed {
