@@ -9,6 +9,18 @@ public enum WorkerMain {
     /// Exit code when a second signal (or the end of the shutdown grace) cut the drain short.
     public static let interruptedExitCode: Int32 = 130
 
+    /// Loads the configuration (exit code 2 when it is invalid) and runs the worker.
+    public static func run(configPath: String) async -> Int32 {
+        let config: LakewriterConfig
+        do {
+            config = try ConfigLoader().load(path: configPath)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            return 2
+        }
+        return await run(config: config)
+    }
+
     /// Runs until a signal drains the worker; returns the process exit code.
     public static func run(config: LakewriterConfig) async -> Int32 {
         bootstrapLogging(config.log)
@@ -27,7 +39,7 @@ public enum WorkerMain {
                 services: [.init(service: http), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
-            groupConfig.maxGracefulShutdownDuration = config.flush.shutdownGrace
+            groupConfig.maximumGracefulShutdownDuration = config.flush.shutdownGrace
             try await ServiceGroup(configuration: groupConfig).run()
             return 0
         } catch let e as WorkerError where e == .shutdownGraceExceeded {
@@ -71,7 +83,8 @@ public enum WorkerMain {
         bootstrapped = true
         let json = log.format == "json"
         LoggingSystem.bootstrap { label in
-            json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            if json { return JSONLogHandler(label: label) }
+            return StreamLogHandler.standardError(label: label)
         }
     }
 }

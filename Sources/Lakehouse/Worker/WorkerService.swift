@@ -251,11 +251,7 @@ public final class LakewriterWorker: Service, Sendable {
 
     func encode(_ job: FlushJob) throws -> [UInt8] {
         let sink = MemorySink()
-        var props = WriterProperties()
-        props.compression = config.parquet.writerCompression
-        props.maxRowGroupRows = config.parquet.rowGroupRows
-        props.dataPageSize = Int(config.parquet.pageBytes)
-        props.dictionaryEnabled = config.parquet.dictionary
+        var props = Converter.writerProperties(config.parquet)
         props.keyValueMetadata["lakewriter.entity"] = job.entity
         let writer = try ParquetWriter(schema: job.batch.schema, sink: sink, properties: props)
         try writer.write(job.batch)
