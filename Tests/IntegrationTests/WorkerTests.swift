@@ -336,3 +336,111 @@ import TestSupport
         #expect(rows.count == ids.count)
     }
 }
+
+/// `lakewriter run` as a process: SIGTERM drains (flush, upload, acknowledge, exit 0); a second
+/// signal exits at once without acknowledging.
+@Suite(.serialized) struct WorkerProcessTests {
+    static var binary: String {
+        TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter").path
+    }
+
+    func start(_ yaml: String) throws -> (Process, URL) {
+        let dir = try TestEnvironment.temporaryDirectory("run")
+        let cfg = dir.appendingPathComponent("config.yaml")
+        try yaml.write(to: cfg, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["run", "--config", cfg.path]
+        let log = dir.appendingPathComponent("log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        return (p, log)
+    }
+
+    func yaml(_ env: WorkerTests.Env, id: String, bucket: String, endpoint: String) -> String {
+        """
+        redis: {url: "\(env.redisURL)", group: g-\(id), consumer: c-\(id), batch: 500, block: 200ms}
+        storage: {url: "s3://\(bucket)/lake", endpoint: "\(endpoint)", region: us-east-1, path_style: true,
+                  access_key_id: "\(env.accessKey)", secret_access_key: "\(env.secretKey)"}
+        flush: {max_rows: 100000, max_age: 10m, idle: 10m, shutdown_grace: 20s}
+        http: {listen: "127.0.0.1:0"}
+        entities:
+          clicks:
+            stream: clicks-\(id)
+            payload: fields
+            columns:
+              user_id: int64 not null
+        """
+    }
+
+    func produce(_ client: RedisStreamClient, _ stream: String, _ n: Int) async throws -> Set<String> {
+        var ids: Set<String> = []
+        for i in 0..<n {
+            ids.insert(try await client.add(stream: stream, fields: [StreamField("user_id", "\(i)")]).description)
+        }
+        return ids
+    }
+
+    func waitForExit(_ p: Process, timeout: Duration) async throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return p.isRunning ? nil : p.terminationStatus
+    }
+
+    @Test func sigtermDrainsEverythingAndExitsZero() async throws {
+        let env = try WorkerTests.env()
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build lakewriter first (swift build)")
+        let id = WorkerTests.unique(), bucket = "p-\(id)"
+        let store = try await WorkerTests.makeStore(env, bucket: bucket)
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        let (p, log) = try start(yaml(env, id: id, bucket: bucket, endpoint: env.s3Endpoint))
+        defer { if p.isRunning { p.terminate() } }
+        let ids = try await produce(client, "clicks-\(id)", 300)
+        // Everything read, nothing flushed yet (age and idle are 10 minutes).
+        try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
+            let p = try? await client.pending(stream: "clicks-\(id)", group: "g-\(id)")
+            return p?.count == 300
+        }
+        #expect(try await store.list(prefix: "lake/", continuationToken: nil, maxKeys: 10).objects.isEmpty)
+        kill(p.processIdentifier, SIGTERM)
+        let status = try await waitForExit(p, timeout: .seconds(25))
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(output)")
+        #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 0)
+        let (dir, _) = try await WorkerTests.download(store, prefix: "lake/clicks/")
+        let rows = try WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        #expect(Set(rows.map { $0[0] as! String }) == ids && rows.count == ids.count)
+        #expect(output.contains("file written"))
+        #expect(!output.contains(env.secretKey))
+    }
+
+    @Test func secondSignalExitsAtOnceWithoutAcknowledging() async throws {
+        let env = try WorkerTests.env()
+        let id = WorkerTests.unique(), bucket = "p-\(id)"
+        _ = try await WorkerTests.makeStore(env, bucket: bucket)
+        let s3Port = Int(env.s3Endpoint.split(separator: ":").last!)!
+        let proxy = try TCPProxy(targetPort: s3Port)
+        defer { proxy.stop() }
+        proxy.setDown(true)  // the drain cannot finish: uploads keep failing
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        let (p, _) = try start(yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)"))
+        defer { if p.isRunning { p.terminate() } }
+        _ = try await produce(client, "clicks-\(id)", 50)
+        try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
+            let p = try? await client.pending(stream: "clicks-\(id)", group: "g-\(id)")
+            return p?.count == 50
+        }
+        kill(p.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(p.isRunning)  // still draining against the dead store
+        kill(p.processIdentifier, SIGTERM)
+        let status = try await waitForExit(p, timeout: .seconds(5))
+        #expect(status == WorkerMain.interruptedExitCode)
+        #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 50)
+    }
+}
