@@ -1,0 +1,56 @@
+/// A batch of rows for one schema: one ``ColumnBuilder`` per leaf column, in schema order.
+///
+/// Fill every column with the same number of rows, hand the batch to
+/// ``ParquetWriter/write(_:)``, then ``removeAll()`` and reuse it (buffers keep their capacity).
+///
+/// ```swift
+/// var batch = RowBatch(schema)
+/// batch.columns[0].appendInt64(42)
+/// "hello".utf8.withContiguousStorageIfAvailable { batch.columns[1].appendBytes(UnsafeRawBufferPointer($0)) }
+/// batch.columns[2].appendNull()
+/// try writer.write(batch)
+/// batch.removeAll()
+/// ```
+public struct RowBatch: Sendable {
+    public let schema: ParquetSchema
+    public var columns: [ColumnBuilder]
+
+    public init(_ schema: ParquetSchema) {
+        self.schema = schema
+        self.columns = schema.columns.map { ColumnBuilder($0) }
+    }
+
+    /// The builder of the column at this dotted path (`"address.city"`).
+    public subscript(path: String) -> ColumnBuilder? {
+        get { schema.columnIndex(path).map { columns[$0] } }
+    }
+
+    /// Rows in the batch (the first column's count; `validate()` checks they agree).
+    public var rowCount: Int { columns.first?.rowCount ?? 0 }
+
+    /// Empties every column, keeping capacity.
+    public mutating func removeAll() {
+        for i in columns.indices { columns[i].removeAll() }
+    }
+
+    /// Reserves room for `rows` rows in every column (byte arrays get `bytesPerValue` bytes a row).
+    public mutating func reserveCapacity(rows: Int, bytesPerValue: Int = 16) {
+        for i in columns.indices { columns[i].reserveCapacity(values: rows, bytes: rows * bytesPerValue) }
+    }
+
+    /// Throws the first recorded value error, or a mismatch in row counts between columns.
+    public func validate() throws(ParquetError) {
+        let rows = rowCount
+        for c in columns {
+            if let e = c.firstError { throw e }
+            if c.rowCount != rows {
+                throw ParquetError(.batchMismatch, column: c.descriptor.dottedPath,
+                                   message: "column has \(c.rowCount) rows, the first column \(rows)")
+            }
+            if c.maxRep > 0, let first = c.repetitionLevels.first, first != 0 {
+                throw ParquetError(.invalidLevels, column: c.descriptor.dottedPath, row: 0,
+                                   message: "the first entry of a batch must start a row (repetition level 0)")
+            }
+        }
+    }
+}
