@@ -15,6 +15,7 @@ public final class EntityDecoder {
 
     struct Column {
         var name: String
+        var type: ColumnType
         /// Dotted source path, for error messages.
         var sourcePath: String
         var nullable: Bool
@@ -28,10 +29,13 @@ public final class EntityDecoder {
         let table: KeyTable
         let column: [Int]
         let child: [Navigation?]
-        init(table: KeyTable, column: [Int], child: [Navigation?]) {
+        /// Dotted path of this object in the payload (empty for the payload itself).
+        let path: String
+        init(table: KeyTable, column: [Int], child: [Navigation?], path: String) {
             self.table = table
             self.column = column
             self.child = child
+            self.path = path
         }
     }
 
@@ -43,6 +47,10 @@ public final class EntityDecoder {
     }
 
     var columns: [Column] = []
+    // Hot-path copies of the columns' plain data, read through pointers without reference counting.
+    private let specs: UnsafeMutablePointer<ScalarSpec>
+    private let nestedFlags: UnsafeMutablePointer<Bool>
+    private let leaves: UnsafeMutablePointer<Int>
     let root: Navigation
     private let staged: UnsafeMutablePointer<Staged>
     private var generation: UInt32 = 0
@@ -76,11 +84,11 @@ public final class EntityDecoder {
             let start = leaf
             if c.type.isNested {
                 let node = NestedNode.build(c.field, parentDef: 0, parentRep: 0, nextLeaf: &leaf)
-                cols.append(Column(name: c.name, sourcePath: c.source.joined(separator: "."), nullable: c.nullable,
+                cols.append(Column(name: c.name, type: c.type, sourcePath: c.source.joined(separator: "."), nullable: c.nullable,
                                    spec: nil, nested: node, leaf: start))
             } else {
                 leaf += 1
-                cols.append(Column(name: c.name, sourcePath: c.source.joined(separator: "."), nullable: c.nullable,
+                cols.append(Column(name: c.name, type: c.type, sourcePath: c.source.joined(separator: "."), nullable: c.nullable,
                                    spec: ScalarSpec(c.type, lenient: evolvedNames.contains(c.name) && c.type == .string),
                                    nested: nil, leaf: start))
             }
@@ -92,19 +100,32 @@ public final class EntityDecoder {
         requiredColumns = cols.indices.filter { !cols[$0].nullable }
 
         // Key space: in `fields` mode each source is one entry field name, taken whole.
-        let sources = schema.payloadColumns.map { isFieldsPayload ? [$0.source.joined(separator: ".")] : $0.source }
+        let flat = isFieldsPayload
+        let sources = schema.payloadColumns.map { flat ? [$0.source.joined(separator: ".")] : $0.source }
         root = Self.navigation(sources.enumerated().map { ($0.offset, $0.element) })
         staged = .allocate(capacity: max(cols.count, 1))
         staged.initialize(repeating: Staged(), count: max(cols.count, 1))
+        specs = .allocate(capacity: max(cols.count, 1))
+        nestedFlags = .allocate(capacity: max(cols.count, 1))
+        leaves = .allocate(capacity: max(cols.count, 1))
+        for (i, c) in cols.enumerated() {
+            (specs + i).initialize(to: c.spec ?? ScalarSpec(.json)!)
+            nestedFlags[i] = c.nested != nil
+            leaves[i] = c.leaf
+        }
         nested = NestedDecoder(arena: arena, scratch: scratch)
     }
 
     deinit {
         staged.deinitialize(count: max(columns.count, 1))
         staged.deallocate()
+        specs.deinitialize(count: columns.count)
+        specs.deallocate()
+        nestedFlags.deallocate()
+        leaves.deallocate()
     }
 
-    private static func navigation(_ entries: [(Int, [String])]) -> Navigation {
+    private static func navigation(_ entries: [(Int, [String])], path: String = "") -> Navigation {
         var keys: [String] = []
         var groups: [String: [(Int, [String])]] = [:]
         var direct: [String: Int] = [:]
@@ -114,7 +135,8 @@ public final class EntityDecoder {
             if path.count == 1 { direct[head] = col } else { groups[head, default: []].append((col, Array(path.dropFirst()))) }
         }
         return Navigation(table: KeyTable(keys), column: keys.map { direct[$0] ?? -1 },
-                          child: keys.map { k in groups[k].map { navigation($0) } })
+                          child: keys.map { k in groups[k].map { navigation($0, path: path.isEmpty ? k : "\(path).\(k)") } },
+                          path: path)
     }
 
     /// An empty batch for this decoder's schema.
@@ -163,11 +185,13 @@ public final class EntityDecoder {
             let line = UnsafeRawBufferPointer(rebasing: text[i..<e])
             if !Self.isBlank(line) {
                 let n = Self.formatDecimal(lineNo, into: &idBuf)
-                do {
-                    try idBuf.withUnsafeBytes { id throws(DecodeError) in
+                let failure = idBuf.withUnsafeBytes { id -> DecodeError? in
+                    do throws(DecodeError) {
                         try decodeJSON(line, streamID: UnsafeRawBufferPointer(rebasing: id[0..<n]), into: &batch)
-                    }
-                } catch { errors.append((lineNo, error)) }
+                        return nil
+                    } catch { return error }
+                }
+                if let failure { errors.append((lineNo, failure)) }
             }
             lineNo += 1
             i = j + 1
@@ -259,7 +283,7 @@ public final class EntityDecoder {
             let start = s.p
             try s.skipValue()
             let names = nav.table.names.joined(separator: ", ")
-            throw error(.type, "", "expected an object holding \(names)", UnsafeRawBufferPointer(start: start, count: s.p - start))
+            throw error(.type, nav.path, "expected an object holding \(names)", UnsafeRawBufferPointer(start: start, count: s.p - start))
         }
     }
 
@@ -307,16 +331,17 @@ public final class EntityDecoder {
             return
         }
         slot.pointee.isNull = false
-        if let spec = columns[col].spec {
+        if !nestedFlags[col] {
             let token = try Self.readToken(&s, scratch: scratch)
-            if spec.kind == .json {
+            if specs[col].kind == .json {
                 ScalarConversion.setBytes(UnsafeRawBufferPointer(start: start, count: s.p - start), &slot.pointee.value)
                 return
             }
             do throws(ScalarProblem) {
-                try ScalarConversion.convert(spec, token, arena: arena, into: &slot.pointee.value)
+                try ScalarConversion.convert(specs[col], token, arena: arena, into: &slot.pointee.value)
             } catch {
-                throw self.error(error.reason, columns[col].sourcePath, error.message, UnsafeRawBufferPointer(start: start, count: s.p - start))
+                throw self.error(error.reason, columns[col].sourcePath, error.message(for: columns[col].type),
+                                 UnsafeRawBufferPointer(start: start, count: s.p - start))
             }
             Self.persistScratch(token, &slot.pointee.value, scratch: scratch, arena: arena)
         } else {
@@ -392,8 +417,8 @@ public final class EntityDecoder {
             }
             slot.pointee.generation = generation
             slot.pointee.isNull = false
-            if let spec = columns[col].spec {
-                if spec.kind == .json {
+            if !nestedFlags[col] {
+                if specs[col].kind == .json {
                     var s = JSONScanner(text)
                     do {
                         try s.skipValue()
@@ -407,9 +432,9 @@ public final class EntityDecoder {
                 var nonASCII = false
                 for b in text where b >= 0x80 { nonASCII = true; break }
                 do throws(ScalarProblem) {
-                    try ScalarConversion.convert(spec, .string(text, nonASCII: nonASCII), arena: arena, into: &slot.pointee.value)
+                    try ScalarConversion.convert(specs[col], .string(text, nonASCII: nonASCII), arena: arena, into: &slot.pointee.value)
                 } catch {
-                    throw self.error(error.reason, field, error.message, text)
+                    throw self.error(error.reason, field, error.message(for: columns[col].type), text)
                 }
             } else {
                 var s = JSONScanner(text)
@@ -450,23 +475,23 @@ public final class EntityDecoder {
         }
         for ci in 0..<columns.count {
             let slot = staged + ci
-            let col = columns[ci]
-            if slot.pointee.generation != generation || slot.pointee.isNull {
-                if let node = col.nested {
+            if nestedFlags[ci] {
+                let node = columns[ci].nested!
+                if slot.pointee.generation != generation || slot.pointee.isNull {
                     NestedDecoder.appendNull(node, def: 0, rep: 0, batch: &batch)
                 } else {
-                    batch.columns[col.leaf].appendNull()
+                    var s = JSONScanner(slot.pointee.raw)
+                    do throws(NestedDecoder.Failure) {
+                        try nested.run(node, &s, parentDef: 0, rep: 0, commit: true, batch: &batch)
+                    } catch {
+                        // Validated by the dry run; reaching this is a bug, reported rather than hidden.
+                        preconditionFailure("nested value changed between validation and commit: \(error.message)")
+                    }
                 }
-            } else if let node = col.nested {
-                var s = JSONScanner(slot.pointee.raw)
-                do throws(NestedDecoder.Failure) {
-                    try nested.run(node, &s, parentDef: 0, rep: 0, commit: true, batch: &batch)
-                } catch {
-                    // Validated by the dry run; reaching this is a bug, reported rather than hidden.
-                    preconditionFailure("nested value changed between validation and commit: \(error.message)")
-                }
+            } else if slot.pointee.generation != generation || slot.pointee.isNull {
+                batch.columns[leaves[ci]].appendNull()
             } else {
-                Self.append(col.spec!, slot.pointee.value, arena: arena, rep: 0, to: &batch.columns[col.leaf])
+                Self.append(specs[ci], slot.pointee.value, arena: arena, rep: 0, to: &batch.columns[leaves[ci]])
             }
         }
         if extraLeaf >= 0 {

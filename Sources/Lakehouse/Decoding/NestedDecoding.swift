@@ -4,7 +4,7 @@ import Parquet
 /// part feeds and the Dremel levels it writes.
 final class NestedNode {
     enum Kind {
-        case leaf(ScalarSpec, leaf: Int)
+        case leaf(ScalarSpec, leaf: Int, type: ColumnType)
         case list(NestedNode)
         case structure(KeyTable, [NestedNode])
         /// Key leaf column and the value node.
@@ -57,7 +57,7 @@ final class NestedNode {
         default:
             let leaf = nextLeaf
             nextLeaf += 1
-            return NestedNode(kind: .leaf(ScalarSpec(field.type)!, leaf: leaf), name: field.name, nullable: field.nullable,
+            return NestedNode(kind: .leaf(ScalarSpec(field.type)!, leaf: leaf, type: field.type), name: field.name, nullable: field.nullable,
                               def: def, rep: parentRep, leaves: [leaf])
         }
     }
@@ -90,9 +90,21 @@ struct NestedDecoder {
         var text: String
     }
 
+    /// The offending text runs from `from` (default: the scanner position) to the scanner position,
+    /// or, when nothing was read yet, over the whole value there.
     func fail(_ reason: DecodeError.Reason, _ message: String, _ s: JSONScanner, from: UnsafePointer<UInt8>? = nil) -> Failure {
-        let start = from ?? s.p
-        let span = UnsafeRawBufferPointer(start: start, count: max(0, min(s.end - start, DecodeError.maxTextLength + 1)))
+        var start = from ?? s.p
+        var end = s.p
+        if end <= start {
+            var w = s
+            w.p = start
+            _ = w.peek()
+            start = w.p
+            var t = s
+            t.p = start
+            if (try? t.skipValue()) != nil { end = t.p } else { end = start + min(s.end - start, DecodeError.maxTextLength + 1) }
+        }
+        let span = UnsafeRawBufferPointer(start: start, count: end - start)
         return Failure(reason: reason, message: message, path: path, text: DecodeError.cut(span))
     }
 
@@ -115,9 +127,9 @@ struct NestedDecoder {
             return
         }
         switch node.kind {
-        case .leaf(let spec, let leaf):
+        case .leaf(let spec, let leaf, let type):
             var v = ScalarValue()
-            try scalar(spec, &s, &v)
+            try scalar(spec, type, &s, &v)
             if commit { EntityDecoder.append(spec, v, arena: arena, rep: rep, to: &batch.columns[leaf]) }
         case .list(let element):
             guard c == UInt8(ascii: "[") else { throw fail(.type, "expected an array", s, from: valueStart) }
@@ -194,7 +206,7 @@ struct NestedDecoder {
         }
     }
 
-    mutating func scalar(_ spec: ScalarSpec, _ s: inout JSONScanner, _ v: inout ScalarValue) throws {
+    mutating func scalar(_ spec: ScalarSpec, _ type: ColumnType, _ s: inout JSONScanner, _ v: inout ScalarValue) throws {
         let start = s.p
         let token = try EntityDecoder.readToken(&s, scratch: scratch)
         if spec.kind == .json {
@@ -204,7 +216,7 @@ struct NestedDecoder {
         do throws(ScalarProblem) {
             try ScalarConversion.convert(spec, token, arena: arena, into: &v)
         } catch {
-            throw fail(error.reason, error.message, s, from: start)
+            throw fail(error.reason, error.message(for: type), s, from: start)
         }
         EntityDecoder.persistScratch(token, &v, scratch: scratch, arena: arena)
     }

@@ -13,10 +13,10 @@ struct ScalarSpec {
     var utc = false
     /// Evolved string columns take any JSON value (objects and arrays as their text).
     var lenient = false
-    var typeName: String
 
+    /// Plain data (no references), so reading a spec on the hot path costs no reference counting.
+    /// Messages name the type as `{type}`, filled in by ``ScalarProblem/message(for:)`` on the error path.
     init?(_ type: ColumnType, lenient: Bool = false) {
-        typeName = type.description
         self.lenient = lenient
         switch type {
         case .bool: kind = .bool
@@ -72,6 +72,10 @@ enum ScalarToken {
 struct ScalarProblem: Error {
     var reason: DecodeError.Reason
     var message: String
+
+    func message(for type: ColumnType) -> String {
+        message.replacingOccurrences(of: "{type}", with: type.description)
+    }
 }
 
 enum ScalarConversion {
@@ -93,9 +97,9 @@ enum ScalarConversion {
             }
         case .int:
             let lit = try numberLiteral(spec, token)
-            guard lit.isInteger else { throw ScalarProblem(reason: .type, message: "expected an integer for \(spec.typeName)") }
+            guard lit.isInteger else { throw ScalarProblem(reason: .type, message: "expected an integer for {type}") }
             guard let x = lit.int64, x >= spec.lo, x <= spec.hi else {
-                throw ScalarProblem(reason: .range, message: "outside the range of \(spec.typeName) (\(spec.lo)…\(spec.hi))")
+                throw ScalarProblem(reason: .range, message: "outside the range of {type} (\(spec.lo)…\(spec.hi))")
             }
             v.i = x
         case .uint64:
@@ -109,7 +113,7 @@ enum ScalarConversion {
             } else {
                 let lit = try numberLiteral(spec, token)
                 v.d = lit.double
-                if !v.d.isFinite { throw ScalarProblem(reason: .range, message: "outside the range of \(spec.typeName)") }
+                if !v.d.isFinite { throw ScalarProblem(reason: .range, message: "outside the range of {type}") }
             }
             if spec.kind == .float32, v.d.isFinite, abs(v.d) > Double(Float.greatestFiniteMagnitude) {
                 throw ScalarProblem(reason: .range, message: "outside the range of float32")
@@ -124,8 +128,8 @@ enum ScalarConversion {
             switch ValueParsers.decimal(text, precision: spec.precision, scale: spec.scale) {
             case .success(let x): v.big = x; v.i = Int64(truncatingIfNeeded: x)
             case .failure(.syntax): throw ScalarProblem(reason: .format, message: "not a decimal number")
-            case .failure(.scale): throw ScalarProblem(reason: .scale, message: "needs more than \(spec.scale) digits after the point for \(spec.typeName) (never rounded)")
-            case .failure(.precision): throw ScalarProblem(reason: .precision, message: "needs more than \(spec.precision) digits for \(spec.typeName)")
+            case .failure(.scale): throw ScalarProblem(reason: .scale, message: "needs more than \(spec.scale) digits after the point for {type} (never rounded)")
+            case .failure(.precision): throw ScalarProblem(reason: .precision, message: "needs more than \(spec.precision) digits for {type}")
             }
         case .string:
             switch token {
@@ -179,9 +183,9 @@ enum ScalarConversion {
                     case .failure(.offsetRequired):
                         throw ScalarProblem(reason: .format, message: "a UTC timestamp needs an offset (Z or ±HH:MM)")
                     case .failure(.precision):
-                        throw ScalarProblem(reason: .precision, message: "more fractional digits than \(spec.typeName) holds")
+                        throw ScalarProblem(reason: .precision, message: "more fractional digits than {type} holds")
                     case .failure(.range):
-                        throw ScalarProblem(reason: .range, message: "outside the range of \(spec.typeName)")
+                        throw ScalarProblem(reason: .range, message: "outside the range of {type}")
                     case .failure(.syntax):
                         throw ScalarProblem(reason: .format, message: "expected an RFC 3339 timestamp or epoch milliseconds")
                     }
@@ -206,7 +210,7 @@ enum ScalarConversion {
         case .number(let lit): return lit
         case .string(let t, _):
             guard let lit = NumberLiteral(t, strictJSON: false) else {
-                throw ScalarProblem(reason: .format, message: "not a number for \(spec.typeName)")
+                throw ScalarProblem(reason: .format, message: "not a number for {type}")
             }
             return lit
         default: throw wrongType(spec, token)
@@ -218,7 +222,7 @@ enum ScalarConversion {
             throw ScalarProblem(reason: .format, message: "epoch milliseconds must be an integer")
         }
         guard let x = ValueParsers.fromEpochMillis(ms, unit: spec.unit) else {
-            throw ScalarProblem(reason: .range, message: "outside the range of \(spec.typeName)")
+            throw ScalarProblem(reason: .range, message: "outside the range of {type}")
         }
         return x
     }
@@ -244,7 +248,7 @@ enum ScalarConversion {
         case .bool: found = "a boolean"
         case .container(let raw): found = raw.first == UInt8(ascii: "[") ? "an array" : "an object"
         }
-        return ScalarProblem(reason: .type, message: "expected \(spec.typeName), found \(found)")
+        return ScalarProblem(reason: .type, message: "expected {type}, found \(found)")
     }
 }
 

@@ -30,7 +30,8 @@ public struct JSONScanner {
         p = base
     }
 
-    private static let emptyPointer: UnsafePointer<UInt8> = {
+    // Points at one immutable zero byte that is never freed or written: safe to share.
+    nonisolated(unsafe) private static let emptyPointer: UnsafePointer<UInt8> = {
         let m = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
         m.initialize(to: 0)
         return UnsafePointer(m)
