@@ -1,0 +1,213 @@
+/// Where and how to connect to Redis: endpoint, credentials, database and timeouts.
+///
+/// Built from a URL with ``init(url:)``:
+/// - `redis://[[user]:password@]host[:port][/db]` (port 6379 and database 0 by default;
+///   user and password may be percent-encoded),
+/// - `unix://[[user]:password@]/path/to/redis.sock[?db=N]` or a plain `/path/to/redis.sock`.
+///
+/// `rediss://` is refused: hiredis 0.14 has no TLS. Run a TLS sidecar instead (see
+/// ``RedisError/Code-swift.struct/tlsNotSupported``'s message). The password is kept out of
+/// ``description`` and of every error.
+public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable {
+    /// The address of the server.
+    public enum Endpoint: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unixSocket(path: String)
+    }
+
+    public var endpoint: Endpoint
+    /// ACL user name (`AUTH user password`); nil means the `default` user (`AUTH password`).
+    public var username: String?
+    /// Sent with AUTH when set; never logged.
+    public var password: String?
+    /// The logical database selected with SELECT when not 0.
+    public var database: Int
+    /// How long opening the connection may take. Default 5 s.
+    public var connectTimeout: Duration = .seconds(5)
+    /// How long any one command may wait for its reply. A blocking XREADGROUP gets this plus its
+    /// BLOCK time. Default 10 s.
+    public var commandTimeout: Duration = .seconds(10)
+
+    public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.endpoint = endpoint
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// The URL without its password (`redis://user:***@host:port/db`), safe for logs.
+    public var description: String {
+        var auth = ""
+        if username != nil || password != nil {
+            auth = (username ?? "") + (password != nil ? ":***" : "") + "@"
+        }
+        switch endpoint {
+        case .tcp(let host, let port):
+            let h = host.contains(":") ? "[\(host)]" : host
+            return "redis://\(auth)\(h):\(port)/\(database)"
+        case .unixSocket(let path):
+            return "unix://\(auth)\(path)" + (database != 0 ? "?db=\(database)" : "")
+        }
+    }
+
+    public var debugDescription: String { description }
+
+    /// `dump()` and debuggers show the redacted URL, not the stored password.
+    public var customMirror: Mirror { Mirror(self, children: ["url": description], displayStyle: .struct) }
+
+    static let tlsAdvice = """
+        TLS is not supported by this hiredis build (libhiredis 0.14 has no TLS). Run a TLS sidecar next to \
+        the worker and point it at the sidecar with redis://, e.g. stunnel with "[redis] client = yes, \
+        accept = 127.0.0.1:6380, connect = redis.example.com:6379" then \
+        LAKEWRITER_REDIS_URL=redis://user:password@127.0.0.1:6380/0 (spiped works the same way)
+        """
+
+    /// Parses a connection URL (see the type's documentation for the accepted forms).
+    public init(url: String) throws(RedisError) {
+        func invalid(_ why: String) -> RedisError {
+            RedisError(.invalidURL, operation: "parse URL", message: why)
+        }
+        if url.hasPrefix("/") {
+            self.init(endpoint: .unixSocket(path: url))
+            return
+        }
+        guard let schemeEnd = url.range(of: "://") else {
+            throw invalid("expected redis://host:port/db, unix:///path or an absolute socket path")
+        }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var rest = Substring(url[schemeEnd.upperBound...])
+        if scheme == "rediss" {
+            throw RedisError(.tlsNotSupported, operation: "parse URL", message: Self.tlsAdvice)
+        }
+        guard scheme == "redis" || scheme == "unix" else {
+            throw invalid("unsupported scheme '\(scheme)' (use redis:// or unix://)")
+        }
+
+        // Query (only db= is understood, for unix:// URLs that have no path segment for it).
+        var queryDB: Int?
+        if let q = rest.firstIndex(of: "?") {
+            for item in rest[rest.index(after: q)...].split(separator: "&") {
+                let kv = item.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2, kv[0] == "db" else {
+                    throw invalid("unsupported query parameter '\(kv.first ?? "")' (only db= is understood)")
+                }
+                guard let n = Int(kv[1]), n >= 0 else { throw invalid("db must be a non-negative integer") }
+                queryDB = n
+            }
+            rest = rest[..<q]
+        }
+
+        // User info ends at the last '@' before the path (a password may contain '@' only encoded,
+        // but be lenient with a raw one).
+        var username: String?
+        var password: String?
+        let authorityEnd = scheme == "unix" ? (rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex)
+            : (rest.firstIndex(of: "/") ?? rest.endIndex)
+        if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+            let info = rest[..<at]
+            if let colon = info.firstIndex(of: ":") {
+                let u = try Self.percentDecode(info[..<colon], invalid: invalid("user name is badly percent-encoded"))
+                username = u.isEmpty ? nil : u
+                password = try Self.percentDecode(info[info.index(after: colon)...],
+                                                  invalid: invalid("password is badly percent-encoded"))
+            } else {
+                // `redis://secret@host`: a lone user-info part is the password, as in redis-cli -u.
+                password = try Self.percentDecode(info, invalid: invalid("password is badly percent-encoded"))
+            }
+            rest = rest[rest.index(after: at)...]
+        }
+
+        if scheme == "unix" {
+            guard rest.hasPrefix("/"), rest.count > 1 else { throw invalid("unix:// needs an absolute socket path") }
+            self.init(endpoint: .unixSocket(path: String(rest)), username: username, password: password,
+                      database: queryDB ?? 0)
+            return
+        }
+
+        let hostPort: Substring
+        var database = queryDB ?? 0
+        if let slash = rest.firstIndex(of: "/") {
+            hostPort = rest[..<slash]
+            let dbPart = rest[rest.index(after: slash)...]
+            if !dbPart.isEmpty {
+                guard let n = Int(dbPart), n >= 0 else { throw invalid("database must be a non-negative integer") }
+                database = n
+            }
+        } else {
+            hostPort = rest
+        }
+        var host: Substring
+        var portText: Substring?
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else { throw invalid("unterminated IPv6 address") }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            let after = hostPort[hostPort.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+                throw invalid("unexpected text after the IPv6 address")
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            host = hostPort[..<colon]
+            portText = hostPort[hostPort.index(after: colon)...]
+        } else {
+            host = hostPort
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+        var port = 6379
+        if let portText {
+            guard let p = Int(portText), (1...65535).contains(p) else { throw invalid("port must be 1-65535") }
+            port = p
+        }
+        self.init(endpoint: .tcp(host: String(host), port: port), username: username, password: password,
+                  database: database)
+    }
+
+    private static func percentDecode(_ s: Substring, invalid: @autoclosure () -> RedisError) throws(RedisError) -> String {
+        guard s.contains("%") else { return String(s) }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        var it = s.utf8.makeIterator()
+        while let b = it.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else { throw invalid() }
+                out.append(h << 4 | l)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// Reconnection delays: exponential from `initial`, capped at `maximum`, with jitter so that many
+/// workers do not hammer a restarting server in lock-step.
+public struct Backoff: Sendable, Equatable {
+    /// First delay. Default 50 ms.
+    public var initial: Duration
+    /// Largest delay. Default 2 s.
+    public var maximum: Duration
+
+    public init(initial: Duration = .milliseconds(50), maximum: Duration = .seconds(2)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The delay before attempt `attempt` (0-based): uniformly drawn from [d/2, d] where
+    /// d = min(maximum, initial·2^attempt).
+    public func delay(attempt: Int) -> Duration {
+        let base = initial * (1 << min(attempt, 20))
+        let d = min(base, maximum)
+        let ns = d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+        guard ns > 1 else { return d }
+        return .nanoseconds(ns / 2 + Int64.random(in: 0...(ns / 2)))
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Starts the dedicated OS thread a hiredis connection lives on. hiredis blocks in read(2) and
+/// write(2), so its calls must never run on Swift's cooperative pool, where a blocked thread
+/// starves every other task.
+enum BlockingThread {
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.start()
+    }
+}
+
+extension NSCondition {
+    /// Waits (the condition must be locked) until `deadline` or until `stop()` returns true,
+    /// re-checking after each signal. Returns the final `stop()`.
+    func wait(for duration: Duration, orUntil stop: () -> Bool) -> Bool {
+        let c = duration.components
+        let deadline = Date(timeIntervalSinceNow: Double(c.seconds) + Double(c.attoseconds) * 1e-18)
+        while !stop() {
+            if !wait(until: deadline) { break }
+        }
+        return stop()
+    }
+}

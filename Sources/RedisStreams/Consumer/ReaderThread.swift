@@ -1,0 +1,331 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The XREADGROUP loop of a ``StreamConsumer`` and the bounded buffer between it and the async
+/// side.
+///
+/// `@unchecked Sendable`: every shared field (buffer, waiter, flags, status, active socket) is
+/// accessed with `lock` held; the connection, cursors and delivered ids are locals of `run()`,
+/// which executes on the reader thread only.
+final class ReaderThread: @unchecked Sendable {
+    private let redis: RedisConfiguration
+    private let config: StreamConsumer.Configuration
+    private let logger: Logger
+    private let lock = NSCondition()
+
+    // Guarded by `lock`.
+    private var buffer: [StreamBatch] = []
+    private var bufferHead = 0
+    private var waiter: CheckedContinuation<StreamBatch?, Error>?
+    private var started = false
+    private var stopped = false
+    private var finished = false
+    private var failure: RedisError?
+    private var activeSocket: Int32 = -1
+    private var status = ConnectionStatus()
+
+    init(redis: RedisConfiguration, configuration: StreamConsumer.Configuration, logger: Logger) {
+        self.redis = redis
+        self.config = configuration
+        var logger = logger
+        logger[metadataKey: "redis.group"] = "\(configuration.group)"
+        logger[metadataKey: "redis.consumer"] = "\(configuration.consumer)"
+        self.logger = logger
+    }
+
+    var currentStatus: ConnectionStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        return status
+    }
+
+    func startIfNeeded() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !started, !stopped else { return }
+        started = true
+        BlockingThread.start(name: "redis-reader") { [self] in run() }
+    }
+
+    func stop() {
+        lock.lock()
+        stopped = true
+        // Wakes a read blocked in XREADGROUP BLOCK. The descriptor is valid: the reader clears it
+        // under this lock before it frees the connection.
+        if activeSocket >= 0 { _ = shutdown(activeSocket, Int32(SHUT_RDWR)) }
+        var resume: CheckedContinuation<StreamBatch?, Error>?
+        if !started {
+            finished = true
+            status.state = .stopped
+            resume = waiter
+            waiter = nil
+        }
+        lock.broadcast()
+        lock.unlock()
+        resume?.resume(returning: nil)
+    }
+
+    // MARK: Async side
+
+    func next() async throws -> StreamBatch? {
+        if let b = tryPop() { return b }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StreamBatch?, Error>) in
+                lock.lock()
+                if let b = popLocked() {
+                    lock.unlock()
+                    continuation.resume(returning: b)
+                } else if finished {
+                    let f = failure
+                    lock.unlock()
+                    if let f { continuation.resume(throwing: f) } else { continuation.resume(returning: nil) }
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            stop()
+        }
+    }
+
+    private func tryPop() -> StreamBatch? {
+        lock.lock()
+        defer { lock.unlock() }
+        return popLocked()
+    }
+
+    /// Takes the oldest buffered batch and wakes the reader if it waits for room. Lock held.
+    private func popLocked() -> StreamBatch? {
+        guard bufferHead < buffer.count else { return nil }
+        let b = buffer[bufferHead]
+        bufferHead += 1
+        if bufferHead == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            bufferHead = 0
+        }
+        lock.signal()
+        return b
+    }
+
+    // MARK: Reader thread
+
+    private func deliver(_ batches: [StreamBatch]) {
+        lock.lock()
+        var handOver: (CheckedContinuation<StreamBatch?, Error>, StreamBatch)?
+        var rest = batches[...]
+        if let w = waiter, let first = rest.popFirst() {
+            waiter = nil
+            handOver = (w, first)
+        }
+        buffer.append(contentsOf: rest)
+        lock.unlock()
+        if let (w, b) = handOver { w.resume(returning: b) }
+    }
+
+    private func finish(_ error: RedisError?) {
+        lock.lock()
+        finished = true
+        failure = error
+        status.state = error == nil ? .stopped : .failed
+        let w = bufferHead < buffer.count ? nil : waiter
+        if w != nil { waiter = nil }
+        lock.unlock()
+        if let w {
+            if let error { w.resume(throwing: error) } else { w.resume(returning: nil) }
+        }
+    }
+
+    private var buffered: Int { buffer.count - bufferHead }
+
+    private func sleep(_ d: Duration) {
+        lock.lock()
+        _ = lock.wait(for: d) { stopped }
+        lock.unlock()
+    }
+
+    private enum Cursor {
+        /// Reading the own pending list from after this id.
+        case pending(after: StreamID)
+        /// Reading new entries (`>`).
+        case new
+    }
+
+    private func run() {
+        let streams = config.streams
+        let socketTimeout = redis.commandTimeout + config.block
+        let blockMillis = Int(config.block.components.seconds * 1000
+                              + config.block.components.attoseconds / 1_000_000_000_000_000)
+        var connection: RedisConnection?
+        var cursors = [Cursor](repeating: .pending(after: .zero), count: streams.count)
+        var lastDelivered: [String: StreamID] = [:]
+        var needGroups = config.createGroups
+        var failures = 0
+        var everConnected = false
+        var fatal: RedisError?
+
+        loop: while true {
+            lock.lock()
+            while !stopped && buffered >= max(1, config.prefetch) { lock.wait() }
+            let stopNow = stopped
+            lock.unlock()
+            if stopNow { break }
+
+            do {
+                if connection == nil {
+                    if failures > 0 { sleep(config.backoff.delay(attempt: failures - 1)) }
+                    let c = try RedisConnection.open(redis, socketTimeout: socketTimeout,
+                                                     clientName: "lakewriter-reader:\(config.consumer)")
+                    lock.lock()
+                    activeSocket = c.fileDescriptor
+                    if everConnected { status.reconnects += 1 }
+                    status.state = .connected
+                    let stopNow = stopped
+                    lock.unlock()
+                    connection = c
+                    everConnected = true
+                    if stopNow { break loop }
+                    logger.debug("redis reader connected", metadata: ["redis.endpoint": "\(redis)"])
+                    // Entries assigned to us whose reply never arrived are in the pending list
+                    // after what this process has delivered.
+                    for (i, s) in streams.enumerated() { cursors[i] = .pending(after: lastDelivered[s] ?? .zero) }
+                }
+                guard let conn = connection else { continue }
+                if needGroups {
+                    try ensureGroups(conn, recreate: false, cursors: &cursors, lastDelivered: &lastDelivered)
+                    needGroups = false
+                }
+
+                var pendingStreams: [Int] = []
+                for i in streams.indices { if case .pending = cursors[i] { pendingStreams.append(i) } }
+                let reading = pendingStreams.isEmpty ? Array(streams.indices) : pendingStreams
+                var a = Argv(capacity: 64 + reading.count * 48, arguments: 10 + reading.count * 2)
+                a.append("XREADGROUP"); a.append("GROUP"); a.append(config.group); a.append(config.consumer)
+                a.append("COUNT"); a.append(config.count)
+                if pendingStreams.isEmpty { a.append("BLOCK"); a.append(blockMillis) }
+                a.append("STREAMS")
+                for i in reading { a.append(streams[i]) }
+                for i in reading {
+                    if case .pending(let after) = cursors[i] { a.append(after) } else { a.append(">") }
+                }
+                let source: StreamBatch.Source = pendingStreams.isEmpty ? .new : .pending
+                let named = reading.count == 1 ? streams[reading[0]] : reading.map { streams[$0] }.joined(separator: ",")
+                let decoded = try conn.command(a, operation: "XREADGROUP", stream: named) { r throws(RedisError) in
+                    try StreamBatch.decodeRead(r, source: source, skipThrough: { lastDelivered[$0] },
+                                               operation: "XREADGROUP")
+                }
+                if !pendingStreams.isEmpty {
+                    for i in pendingStreams {
+                        let d = decoded.first { $0.batch.stream == streams[i] }
+                        if let d, d.replyCount > 0, let last = d.lastID {
+                            cursors[i] = .pending(after: last)
+                        } else {
+                            cursors[i] = .new
+                        }
+                    }
+                }
+                var batches: [StreamBatch] = []
+                for d in decoded {
+                    if let last = d.lastID, last > (lastDelivered[d.batch.stream] ?? .zero) {
+                        lastDelivered[d.batch.stream] = last
+                    }
+                    if !d.batch.isEmpty { batches.append(d.batch) }
+                }
+                failures = 0
+                if !batches.isEmpty { deliver(batches) }
+            } catch {
+                if isStopped { break }
+                record(error)
+                if error.code == .noGroup, let conn = connection, !conn.isBroken {
+                    logger.warning("redis consumer group missing, recreating",
+                                   metadata: ["redis.error": "\(error)"])
+                    do {
+                        try ensureGroups(conn, recreate: true, cursors: &cursors, lastDelivered: &lastDelivered)
+                        continue
+                    } catch let again {
+                        record(again)
+                        if !again.isRetryable { fatal = again; break }
+                        if again.breaksConnection { drop(&connection) }
+                        failures += 1
+                        continue
+                    }
+                } else if error.code == .unblocked {
+                    // The stream was deleted under a blocked read: the next read recreates the group.
+                    continue
+                } else if error.code == .loading {
+                    if failures == 0 {
+                        logger.info("redis is loading its dataset, waiting", metadata: ["redis.error": "\(error)"])
+                    }
+                    if connection?.isBroken ?? true { drop(&connection) } else { sleep(config.backoff.delay(attempt: failures)) }
+                    failures += 1
+                } else if error.breaksConnection || error.code == .connectionFailed {
+                    if failures == 0 {
+                        logger.warning("redis reader connection lost, reconnecting", metadata: ["redis.error": "\(error)"])
+                    }
+                    drop(&connection)
+                    lock.lock()
+                    status.state = .reconnecting
+                    lock.unlock()
+                    failures += 1
+                } else {
+                    fatal = error
+                    break
+                }
+                if let limit = config.maxReconnectAttempts, failures > limit {
+                    fatal = error
+                    break
+                }
+            }
+        }
+        drop(&connection)
+        if let fatal { logger.error("redis reader stopped on an error", metadata: ["redis.error": "\(fatal)"]) }
+        finish(fatal)
+    }
+
+    private var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+
+    private func record(_ error: RedisError) {
+        lock.lock()
+        status.errors += 1
+        status.lastError = error
+        lock.unlock()
+    }
+
+    /// Forgets the socket (under the lock, so `stop()` never shuts down a reused descriptor),
+    /// then frees the connection.
+    private func drop(_ connection: inout RedisConnection?) {
+        lock.lock()
+        activeSocket = -1
+        lock.unlock()
+        connection = nil
+    }
+
+    /// XGROUP CREATE ... MKSTREAM for every stream; an existing group (BUSYGROUP) is fine. A group
+    /// created anew has no history: forget what was delivered from its stream.
+    private func ensureGroups(_ conn: RedisConnection, recreate: Bool, cursors: inout [Cursor],
+                              lastDelivered: inout [String: StreamID]) throws(RedisError) {
+        for (i, s) in config.streams.enumerated() {
+            var a = Argv(capacity: 64)
+            a.append("XGROUP"); a.append("CREATE"); a.append(s); a.append(config.group)
+            a.append(recreate ? "0" : config.groupStartID); a.append("MKSTREAM")
+            do {
+                try conn.command(a, operation: "XGROUP CREATE", stream: s) { _ in () }
+                if recreate {
+                    logger.warning("redis consumer group recreated", metadata: ["redis.stream": "\(s)"])
+                }
+                lastDelivered[s] = nil
+                cursors[i] = .pending(after: .zero)
+            } catch where error.code == .busyGroup {
+                continue
+            }
+        }
+    }
+}

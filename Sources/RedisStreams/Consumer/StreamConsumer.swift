@@ -1,0 +1,84 @@
+import Logging
+
+/// A consumer-group reader over one or more streams, as an `AsyncSequence` of ``StreamBatch``es.
+///
+/// The XREADGROUP loop runs on a dedicated thread with its own hiredis connection. It reads ahead:
+/// while the worker decodes one batch, the next XREADGROUP is already on the wire, and up to
+/// ``Configuration/prefetch`` batches wait in a buffer. When the worker is slower, the buffer
+/// fills and the reader stops asking (backpressure).
+///
+/// Order of delivery: after the start and after every reconnection, first the consumer's own
+/// pending entries (`XREADGROUP ... 0`, paged until empty), then new ones (`>`). Entries already
+/// delivered by this instance are not delivered again after a reconnection; entries the server
+/// assigned to this consumer but whose reply was lost are (they are in the pending list).
+///
+/// Faults: a lost connection, a timeout or a restarting server (`LOADING`) is retried with
+/// ``Configuration/backoff`` for ever (or ``Configuration/maxReconnectAttempts``); `NOGROUP`
+/// (the stream or group was deleted) recreates the group. Errors retrying cannot fix (credentials,
+/// permissions, a key of the wrong type) end the sequence by throwing the ``RedisError``.
+///
+/// Acknowledge with ``RedisStreamClient/ack(_:group:)`` once the data is durable.
+/// One iterator per consumer; ``stop()`` (or cancelling the iterating task) ends the sequence.
+public final class StreamConsumer: AsyncSequence, Sendable {
+    public typealias Element = StreamBatch
+
+    /// What to read and how.
+    public struct Configuration: Sendable {
+        public var streams: [String]
+        public var group: String
+        /// The consumer name; reuse it across restarts so pending entries come back to it.
+        public var consumer: String
+        /// COUNT per stream and read. Default 1000.
+        public var count: Int = 1000
+        /// BLOCK time of a read of new entries. Default 2 s. The socket timeout is the command
+        /// timeout plus this.
+        public var block: Duration = .seconds(2)
+        /// Batches read ahead of the consumer. Default 1: one batch in hand, the next one buffered.
+        public var prefetch: Int = 1
+        /// Create the groups (MKSTREAM) at start. Default true.
+        public var createGroups: Bool = true
+        /// Where a group created at start begins: "0" (everything in the stream, the default) or "$".
+        /// A group recreated after its stream was deleted always begins at "0".
+        public var groupStartID: String = "0"
+        /// Delay between reconnection attempts.
+        public var backoff: Backoff = Backoff()
+        /// Consecutive failed attempts before the sequence throws; nil retries for ever (default).
+        public var maxReconnectAttempts: Int?
+
+        public init(streams: [String], group: String, consumer: String) {
+            self.streams = streams
+            self.group = group
+            self.consumer = consumer
+        }
+    }
+
+    fileprivate let reader: ReaderThread
+
+    public init(redis: RedisConfiguration, configuration: Configuration, logger: Logger) {
+        precondition(!configuration.streams.isEmpty, "StreamConsumer needs at least one stream")
+        reader = ReaderThread(redis: redis, configuration: configuration, logger: logger)
+    }
+
+    deinit { reader.stop() }
+
+    /// Connection state and counters, for /readyz and metrics.
+    public var status: ConnectionStatus { reader.currentStatus }
+
+    /// Ends the sequence: the blocked read is interrupted, buffered batches are still returned.
+    public func stop() { reader.stop() }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        reader.startIfNeeded()
+        return AsyncIterator(consumer: self)
+    }
+
+    /// Returns the batches in order; throws the error that ended the reader, if any.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        // Keeps the consumer alive while iterating: `for try await b in StreamConsumer(...)`
+        // holds only the iterator, and the consumer's deinit stops the reader.
+        let consumer: StreamConsumer
+        public mutating func next() async throws -> StreamBatch? {
+            try await consumer.reader.next()
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The RedisStreams module. See README.md for its role.

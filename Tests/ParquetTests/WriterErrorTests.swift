@@ -1,0 +1,120 @@
+import Foundation
+import Parquet
+import Testing
+import TestSupport
+
+@Suite("Bad input gives typed errors naming column and row, never a corrupt file")
+struct WriterErrorTests {
+    static let schema = try! ParquetSchema([
+        .required("id", .int64),
+        .optional("i8", .int8),
+        .optional("price", .decimal(precision: 5, scale: 2)),
+        .optional("big", .decimal(precision: 38, scale: 0)),
+        .optional("name", .string),
+        .optional("u", .uint32),
+        .optional("uid", .uuid),
+    ])
+
+    /// Appends 5 valid rows, calling `poison` on row 3 instead of the valid value of `column`.
+    static func batch(column: Int, poison: (inout ColumnBuilder) -> Void) -> RowBatch {
+        var b = RowBatch(schema)
+        for r in 0..<5 {
+            for c in 0..<schema.columns.count {
+                if r == 3 && c == column { poison(&b.columns[c]); continue }
+                switch c {
+                case 0: b.columns[c].appendInt64(Int64(r))
+                case 1: b.columns[c].appendInt64(Int64(r))
+                case 2: b.columns[c].appendInt64(Int64(r * 100))
+                case 3: b.columns[c].appendDecimal(unscaled: Int128(r))
+                case 4: b.columns[c].appendString("n\(r)")
+                case 5: b.columns[c].appendInt64(Int64(r))
+                default: b.columns[c].appendBytes([UInt8](repeating: UInt8(r), count: 16))
+                }
+            }
+        }
+        return b
+    }
+
+    static func expectError(_ code: ParquetError.Code, column: String, row: Int = 3,
+                            poisonColumn: Int, _ poison: (inout ColumnBuilder) -> Void) throws {
+        let sink = MemorySink()
+        let w = try ParquetWriter(schema: schema, sink: sink)
+        let bad = batch(column: poisonColumn, poison: poison)
+        do {
+            try w.write(bad)
+            Issue.record("no error for \(code)")
+        } catch let e as ParquetError {
+            #expect(e.code == code)
+            #expect(e.column == column)
+            #expect(e.row == row)
+        }
+        // The writer is still usable and the file valid without the rejected batch.
+        try w.write(batch(column: -1) { _ in })
+        let meta = try w.close()
+        #expect(meta.numRows == 5)
+        let parsed = try ParquetMetadataReader.read(bytes: sink.bytes)
+        #expect(parsed.numRows == 5)
+    }
+
+    @Test func valueOutOfRange() throws {
+        try Self.expectError(.valueOutOfRange, column: "i8", poisonColumn: 1) { $0.appendInt64(300) }
+        try Self.expectError(.valueOutOfRange, column: "u", poisonColumn: 5) { $0.appendInt64(-1) }
+        try Self.expectError(.valueOutOfRange, column: "uid", poisonColumn: 6) { $0.appendBytes([1, 2, 3]) }
+    }
+
+    @Test func nullInRequiredColumn() throws {
+        try Self.expectError(.nullInRequiredColumn, column: "id", poisonColumn: 0) { $0.appendNull() }
+    }
+
+    @Test func decimalOverPrecision() throws {
+        try Self.expectError(.decimalOverflow, column: "price", poisonColumn: 2) { $0.appendInt64(100_000) }
+        var tenTo38: Int128 = 1
+        for _ in 0..<38 { tenTo38 *= 10 }
+        try Self.expectError(.decimalOverflow, column: "big", poisonColumn: 3) { $0.appendDecimal(unscaled: -tenTo38) }
+        try Self.expectError(.decimalOverflow, column: "big", poisonColumn: 3) { $0.appendDecimal(unscaled: tenTo38 - 1 + 1) }
+    }
+
+    @Test func invalidUTF8() throws {
+        try Self.expectError(.invalidUTF8, column: "name", poisonColumn: 4) { $0.appendBytes([0x61, 0xC3, 0x28]) }
+        try Self.expectError(.invalidUTF8, column: "name", poisonColumn: 4) { $0.appendBytes([0xED, 0xA0, 0x80]) }
+        try Self.expectError(.invalidUTF8, column: "name", poisonColumn: 4) { $0.appendBytes([0xF0, 0x9F, 0x98]) }
+    }
+
+    @Test func wrongAppendAndRowCounts() throws {
+        try Self.expectError(.wrongAppend, column: "name", poisonColumn: 4) { $0.appendDouble(1) }
+        let w = try ParquetWriter(schema: Self.schema, sink: MemorySink())
+        var b = Self.batch(column: -1) { _ in }
+        b.columns[2].appendInt64(1)
+        #expect(throws: ParquetError.self) { try w.write(b) }
+        let other = try ParquetSchema([.required("x", .int32)])
+        #expect(throws: ParquetError.self) { try w.write(RowBatch(other)) }
+    }
+
+    @Test func invalidNestedLevels() throws {
+        let schema = try ParquetSchema([.optional("l", .list(.optional("element", .int32)))])
+        let w = try ParquetWriter(schema: schema, sink: MemorySink())
+        var b = w.makeBatch()
+        b.columns[0].appendInt32(1, repetitionLevel: 0)
+        b.columns[0].appendNull(definitionLevel: 0, repetitionLevel: 0)   // null list
+        b.columns[0].appendInt32(2, repetitionLevel: 1)                   // continues the null list
+        #expect { try w.write(b) } throws: { ($0 as? ParquetError)?.code == .invalidLevels && ($0 as? ParquetError)?.row == 1 }
+        b.removeAll()
+        b.columns[0].appendNull(definitionLevel: 4, repetitionLevel: 0)
+        #expect(throws: ParquetError.self) { try w.write(b) }
+    }
+
+    @Test func invalidSchemas() {
+        #expect(throws: ParquetError.self) { try ParquetSchema([.required("a", .int32), .optional("a", .int64)]) }
+        #expect(throws: ParquetError.self) { try ParquetSchema([.required("d", .decimal(precision: 39, scale: 0))]) }
+        #expect(throws: ParquetError.self) { try ParquetSchema([.required("s", .structure([]))]) }
+        #expect(throws: ParquetError.self) {
+            try ParquetSchema([.required("m", .map(key: .optional("key", .string), value: .optional("value", .int32)))])
+        }
+    }
+
+    @Test func closedWriterRefuses() throws {
+        let w = try ParquetWriter(schema: Self.schema, sink: MemorySink())
+        try w.close()
+        #expect(throws: ParquetError.self) { try w.write(Self.batch(column: -1) { _ in }) }
+    }
+}
