@@ -63,11 +63,17 @@ struct CheckConfig: ParsableCommand {
     }
 }
 
+/// Calls the async `run()` (through a generic, so the sync default that prints help is not chosen).
+func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {
+    var command = command
+    try await command.run()
+}
+
 // Usage errors exit with 2 (ArgumentParser's default is 64).
 do {
     var command = try LakewriterCommand.parseAsRoot()
-    if var async = command as? AsyncParsableCommand {
-        try await async.run()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
     } else {
         try command.run()
     }

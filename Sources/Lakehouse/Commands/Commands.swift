@@ -106,9 +106,10 @@ public enum Commands {
         defer { if case .s3 = target { try? FileManager.default.removeItem(atPath: localPath) } }
 
         let result: ConvertResult
+        let job = converter
         do {
             result = try await runOnThread { () throws(ConvertError) -> ConvertResult in
-                try converter.run(inputPath: a.input, outputPath: localPath, rejectsPath: a.rejects)
+                try job.run(inputPath: a.input, outputPath: localPath, rejectsPath: a.rejects)
             }
         } catch {
             output.err("error: \(error)\n")

@@ -44,7 +44,7 @@ public struct ConvertResult: Sendable {
 /// `lakewriter convert`: JSON Lines → one Parquet file. Lines are split into blocks decoded in
 /// parallel (one decoder and one row batch per block in flight) while the writer encodes the
 /// finished blocks in input order, so decoding and encoding overlap across cores.
-public struct Converter {
+public struct Converter: Sendable {
     public var entity: EntityConfig
     public var parquet: ParquetConfig
     /// Decoding threads; default: the active processor count.

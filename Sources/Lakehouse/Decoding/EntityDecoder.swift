@@ -1,4 +1,9 @@
 import Parquet
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Turns event payloads of one entity into rows of a Parquet ``RowBatch``, straight from the
 /// bytes: a JSON object (`payload: json:FIELD`, and `convert`) or flat string fields
@@ -46,14 +51,23 @@ public final class EntityDecoder {
         var raw: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
-    var columns: [Column] = []
+    let columns: [Column]
     // Hot-path copies of the columns' plain data, read through pointers without reference counting.
     private let specs: UnsafeMutablePointer<ScalarSpec>
     private let nestedFlags: UnsafeMutablePointer<Bool>
     private let leaves: UnsafeMutablePointer<Int>
     let root: Navigation
     private let staged: UnsafeMutablePointer<Staged>
-    private var generation: UInt32 = 0
+    /// Row counter marking which staging slots belong to the current row (a pointer: no exclusivity checks).
+    private let generationBox: UnsafeMutablePointer<UInt32> = {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+    private var generation: UInt32 {
+        @inline(__always) get { generationBox.pointee }
+        @inline(__always) set { generationBox.pointee = newValue }
+    }
     let arena = ScratchBuffer(capacity: 1 << 16)
     let scratch = ScratchBuffer(capacity: 1 << 12)
     private let extra = ScratchBuffer(capacity: 1 << 12)
@@ -123,6 +137,7 @@ public final class EntityDecoder {
         specs.deallocate()
         nestedFlags.deallocate()
         leaves.deallocate()
+        generationBox.deallocate()
     }
 
     private static func navigation(_ entries: [(Int, [String])], path: String = "") -> Navigation {
@@ -177,9 +192,10 @@ public final class EntityDecoder {
         var lineNo = firstLine
         var i = 0
         var idBuf = [UInt8](repeating: 0, count: 24)
+        guard let base = text.baseAddress else { return [] }
         while i < text.count {
-            var j = i
-            while j < text.count, text[j] != 0x0A { j += 1 }
+            var j = text.count
+            if let nl = memchr(base + i, 0x0A, text.count - i) { j = base.distance(to: UnsafeRawPointer(nl)) }
             var e = j
             if e > i, text[e - 1] == 0x0D { e -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: text[i..<e])

@@ -12,6 +12,54 @@ public enum ValueParsers {
     /// The unscaled value of `text` (`-12.50`, `1e3`, `"0.1"` content) at `scale`, checked against
     /// `precision`. Extra fractional digits are accepted only when they are zeros.
     public static func decimal(_ text: UnsafeRawBufferPointer, precision: Int, scale: Int) -> Result<Int128, DecimalFailure> {
+        if let fast = decimalFast(text, precision: precision, scale: scale) { return .success(Int128(fast)) }
+        return decimalSlow(text, precision: precision, scale: scale)
+    }
+
+    /// Powers of ten that fit an Int64.
+    nonisolated(unsafe) static let powersOf10: UnsafePointer<Int64> = {
+        let t = UnsafeMutablePointer<Int64>.allocate(capacity: 19)
+        var v: Int64 = 1
+        for i in 0..<19 { t[i] = v; if i < 18 { v *= 10 } }
+        return UnsafePointer(t)
+    }()
+
+    /// The common case in 64-bit arithmetic: `-?digits[.digits]` with at most `scale` fraction digits
+    /// and at most 18 digits in all. nil sends everything else (exponents, trailing zeros beyond the
+    /// scale, errors) to the exact general path.
+    @inline(__always)
+    static func decimalFast(_ text: UnsafeRawBufferPointer, precision: Int, scale: Int) -> Int64? {
+        let n = text.count
+        guard n > 0, n <= 20, precision <= 18 else { return nil }
+        var i = 0
+        let negative = text[0] == UInt8(ascii: "-")
+        if negative { i = 1 }
+        var v: Int64 = 0
+        var digits = 0
+        var fraction = -1
+        while i < n {
+            let c = text[i]
+            let d = c &- 0x30
+            if d < 10 {
+                v = v &* 10 &+ Int64(d)
+                digits += 1
+                if fraction >= 0 { fraction += 1 }
+            } else if c == UInt8(ascii: "."), fraction < 0 {
+                fraction = 0
+            } else {
+                return nil
+            }
+            i += 1
+        }
+        if fraction == 0 || digits == 0 || digits > 18 { return nil }
+        let f = max(fraction, 0)
+        guard f <= scale else { return nil }
+        let (scaled, overflow) = v.multipliedReportingOverflow(by: powersOf10[scale - f])
+        guard !overflow, scaled < powersOf10[precision] else { return nil }
+        return negative ? -scaled : scaled
+    }
+
+    static func decimalSlow(_ text: UnsafeRawBufferPointer, precision: Int, scale: Int) -> Result<Int128, DecimalFailure> {
         let n = text.count
         var i = 0
         var negative = false
@@ -251,20 +299,34 @@ public enum ValueParsers {
         }
     }
 
+    /// Hex digit values, 0xFF for anything else; built once, read-only afterwards (safe to share).
+    nonisolated(unsafe) static let hexTable: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for i in 0..<256 { t[i] = hexValue(UInt8(i)) }
+        return UnsafePointer(t)
+    }()
+
+    /// Offsets of the 16 byte pairs in canonical UUID text.
+    nonisolated(unsafe) static let uuidOffsets: UnsafePointer<Int> = {
+        let t = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        for (i, o) in [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34].enumerated() { t[i] = o }
+        return UnsafePointer(t)
+    }()
+
     /// Canonical `8-4-4-4-12` hex in any case → 16 bytes written to `out`.
     @inline(__always)
     public static func uuid(_ t: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) -> Bool {
-        guard t.count == 36, t[8] == 0x2D, t[13] == 0x2D, t[18] == 0x2D, t[23] == 0x2D else { return false }
-        var j = 0
-        var i = 0
+        guard t.count == 36 else { return false }
+        let p = t.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard p[8] == 0x2D, p[13] == 0x2D, p[18] == 0x2D, p[23] == 0x2D else { return false }
+        let table = hexTable
+        let offsets = uuidOffsets
         var bad: UInt8 = 0
-        while i < 36 {
-            if i == 8 || i == 13 || i == 18 || i == 23 { i += 1; continue }
-            let hi = hexValue(t[i]), lo = hexValue(t[i + 1])
+        for j in 0..<16 {
+            let o = offsets[j]
+            let hi = table[Int(p[o])], lo = table[Int(p[o + 1])]
             bad |= hi | lo
             out[j] = hi << 4 | (lo & 0x0F)
-            j += 1
-            i += 2
         }
         return bad & 0xF0 == 0
     }
