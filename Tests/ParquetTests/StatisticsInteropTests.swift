@@ -83,6 +83,10 @@ struct StatisticsInteropTests {
         #expect(String(decoding: ci.minValues[5], as: UTF8.self) == "v1500")
         #expect(String(decoding: ci.maxValues[5], as: UTF8.self) == "v1599")
         #expect(oi.pageLocations.map(\.firstRowIndex) == (0..<10).map { Int64($0 * 100) })
+        #expect(ci.boundaryOrder == .ascending)
+        let n = try #require(try ParquetMetadataReader.readColumnIndex(path: path, chunk: meta.rowGroups[0].columns[0]))
+        #expect(n.boundaryOrder == .ascending)
+        #expect(n.minValues.map { $0.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } } == (0..<10).map { Int64($0 * 100) })
         let md = try ParquetReadback.metadata(path: path)
         #expect(md.row_groups[0].columns.allSatisfy { $0.has_column_index && $0.has_offset_index })
     }

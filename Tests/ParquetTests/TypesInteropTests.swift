@@ -115,3 +115,20 @@ struct TypesInteropTests {
         }
     }
 }
+
+@Suite("ENUM columns", .enabled(if: readersAvailable))
+struct EnumInteropTests {
+    /// Arrow has no enum type and reads ENUM as binary; DuckDB and polars read text.
+    @Test func enumReadsAsTextOrBytes() throws {
+        let schema = try ParquetSchema([.optional("en", .enumeration)])
+        let values = ["RED", "GREEN", nil, "BLUE"]
+        let path = try writeParquet(schema, label: "enum") { _, b in
+            for v in values { if let v { b.columns[0].appendString(v) } else { b.columns[0].appendNull() } }
+        }
+        let text: [[ReadbackValue]] = values.map { [$0.map { .string($0) } ?? nil] }
+        let bytes: [[ReadbackValue]] = values.map { [$0.map { .string(hex(Array($0.utf8))) } ?? nil] }
+        #expect(try ParquetReadback.mismatches(path: path, columns: ["en"], expected: text, readers: ["duckdb", "polars"]).isEmpty)
+        #expect(try ParquetReadback.mismatches(path: path, columns: ["en"], expected: bytes, readers: ["pyarrow"]).isEmpty)
+        #expect(try ParquetReadback.metadata(path: path).schema.contains("(Enum)"))
+    }
+}

@@ -72,6 +72,7 @@ public enum ParquetReadback {
         public var num_values: Int?
     }
 
+    /// One column chunk of a row group as pyarrow reports it.
     public struct ColumnChunk: Decodable, Sendable {
         public var path: String
         public var physical_type: String
@@ -88,6 +89,7 @@ public enum ParquetReadback {
         public var statistics: ChunkStatistics?
     }
 
+    /// One row group as pyarrow reports it.
     public struct RowGroup: Decodable, Sendable {
         public var num_rows: Int
         public var total_byte_size: Int
@@ -106,6 +108,7 @@ public enum ParquetReadback {
         public var row_groups: [RowGroup]
     }
 
+    /// The venv python is not configured (tests run outside scripts/test).
     public struct Unavailable: Error, CustomStringConvertible {
         public var description: String { "LAKEWRITER_TEST_PYTHON is not set: run the tests through scripts/test" }
     }

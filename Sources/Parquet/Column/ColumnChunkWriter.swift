@@ -409,6 +409,45 @@ struct ColumnChunkWriter {
         pageRows = 0
     }
 
+    /// Ascending or descending when the non-null pages' minima and maxima both are,
+    /// so readers can binary-search the column index (sorted keys, timestamps).
+    private func boundaryOrder() -> BoundaryOrder {
+        var ascending = true, descending = true
+        var previous: Int?
+        for i in nullPages.indices where !nullPages[i] {
+            if let p = previous {
+                let a = compareEncoded(pageMins[p], pageMins[i]), b = compareEncoded(pageMaxs[p], pageMaxs[i])
+                if a > 0 || b > 0 { ascending = false }
+                if a < 0 || b < 0 { descending = false }
+                if !ascending && !descending { return .unordered }
+            }
+            previous = i
+        }
+        if previous == nil { return .unordered }
+        return ascending ? .ascending : (descending ? .descending : .unordered)
+    }
+
+    /// Compares two PLAIN-encoded statistics values of this column in its type's order.
+    private func compareEncoded(_ x: [UInt8], _ y: [UInt8]) -> Int {
+        func le<T: FixedWidthInteger>(_ b: [UInt8], _: T.Type) -> T {
+            b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
+        }
+        func cmp<T: Comparable>(_ a: T, _ b: T) -> Int { a < b ? -1 : (a > b ? 1 : 0) }
+        switch descriptor.storage {
+        case .boolean: return cmp(x[0], y[0])
+        case .int32:
+            return order == .unsigned ? cmp(le(x, UInt32.self), le(y, UInt32.self)) : cmp(le(x, Int32.self), le(y, Int32.self))
+        case .int64:
+            return order == .unsigned ? cmp(le(x, UInt64.self), le(y, UInt64.self)) : cmp(le(x, Int64.self), le(y, Int64.self))
+        case .float: return cmp(Float(bitPattern: le(x, UInt32.self)), Float(bitPattern: le(y, UInt32.self)))
+        case .double: return cmp(Double(bitPattern: le(x, UInt64.self)), Double(bitPattern: le(y, UInt64.self)))
+        case .byteArray, .fixedLenByteArray:
+            return x.withUnsafeBytes { a in
+                y.withUnsafeBytes { b in StatisticsAccumulator.compare(a, b, signed: order == .signedBytes) }
+            }
+        }
+    }
+
     private func packBools(into out: inout [UInt8]) {
         var byte: UInt8 = 0
         var bit: UInt8 = 0
@@ -475,7 +514,7 @@ struct ColumnChunkWriter {
         var columnIndex: ColumnIndex?
         if config.statistics && config.pageIndex {
             columnIndex = ColumnIndex(nullPages: nullPages, minValues: pageMins, maxValues: pageMaxs,
-                                      boundaryOrder: .unordered, nullCounts: pageNullCounts)
+                                      boundaryOrder: boundaryOrder(), nullCounts: pageNullCounts)
         }
         let locs = locations.map {
             PageLocation(offset: $0.offset + Int64(dictLength), compressedPageSize: $0.compressedPageSize,
