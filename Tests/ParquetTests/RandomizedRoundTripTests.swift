@@ -66,7 +66,7 @@ struct RandomizedRoundTripTests {
             return .leaf(.string(hex(b))) { $0.appendBytes(b, repetitionLevel: $1) }
         case .uuid:
             let b = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
-            return .leaf(.string(hex(b))) { $0.appendFixed(UnsafeRawBufferPointer(start: b, count: 16), repetitionLevel: $1) }
+            return .leaf(.string(hex(b))) { col, r in b.withUnsafeBytes { col.appendFixed($0, repetitionLevel: r) } }
         case .decimal(let p, let s):
             var limit: Int128 = 1
             for _ in 0..<p { limit *= 10 }
@@ -198,7 +198,5 @@ struct RandomizedRoundTripTests {
         let problems = try ParquetReadback.mismatches(path: path, columns: fields.map(\.name), expected: expected,
                                                       readers: ["pyarrow"])
         #expect(problems.isEmpty, "seed \(seed) schema \(fields): \(problems.prefix(5))")
-        let md = try ParquetReadback.metadata(path: path)
-        #expect(md.num_rows == rowsPerBatch * 3)
     }
 }

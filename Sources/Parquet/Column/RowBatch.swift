@@ -20,7 +20,8 @@ public struct RowBatch: Sendable {
         self.columns = schema.columns.map { ColumnBuilder($0) }
     }
 
-    /// The builder of the column at this dotted path (`"address.city"`).
+    /// A copy of the builder at this dotted path (`"address.city"`), for inspection; append
+    /// through `columns[schema.columnIndex(path)!]`.
     public subscript(path: String) -> ColumnBuilder? {
         get { schema.columnIndex(path).map { columns[$0] } }
     }

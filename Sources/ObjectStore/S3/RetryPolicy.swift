@@ -1,0 +1,79 @@
+import Synchronization
+
+/// When and how long to wait before retrying a failed S3 request.
+///
+/// Exponential backoff with full jitter (a uniformly random delay between zero and
+/// `min(maxDelay, baseDelay * 2^attempt)`), at most `maxAttempts` attempts per request,
+/// and a retry budget shared by all requests of a store so a failing service is not
+/// hammered by every in-flight part retrying in lockstep.
+public struct RetryPolicy: Sendable {
+    /// Attempts per request, the first one included. Default 5.
+    public var maxAttempts: Int
+    /// Default 100 ms.
+    public var baseDelay: Duration
+    /// Default 20 s.
+    public var maxDelay: Duration
+    /// Tokens in the shared budget. Default 500.
+    public var budgetCapacity: Int
+    /// Tokens a retry takes (a timeout takes twice as many). Default 5.
+    public var retryCost: Int
+    /// Tokens a success gives back. Default 1.
+    public var successRefund: Int
+
+    public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(20),
+                budgetCapacity: Int = 500, retryCost: Int = 5, successRefund: Int = 1) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.budgetCapacity = budgetCapacity
+        self.retryCost = retryCost
+        self.successRefund = successRefund
+    }
+
+    /// Never retry.
+    public static let none = RetryPolicy(maxAttempts: 1)
+
+    /// The full-jitter delay before retry number `retry` (1 for the first retry).
+    func delay(beforeRetry retry: Int) -> Duration {
+        let capNanos = Double(maxDelay.components.seconds) * 1e9 + Double(maxDelay.components.attoseconds) / 1e9
+        let baseNanos = Double(baseDelay.components.seconds) * 1e9 + Double(baseDelay.components.attoseconds) / 1e9
+        let ceiling = min(capNanos, baseNanos * Double(1 << min(retry - 1, 30)))
+        return .nanoseconds(Int64(Double.random(in: 0...max(ceiling, 0))))
+    }
+}
+
+/// Why a request is being retried, for metrics and logs.
+public struct RetryEvent: Sendable {
+    public var operation: String
+    public var key: String?
+    /// The attempt that failed (1-based).
+    public var attempt: Int
+    public var status: Int?
+    public var reason: String
+}
+
+/// A token bucket shared by every request of one store.
+final class RetryBudget: Sendable {
+    private let tokens: Mutex<Int>
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        self.tokens = Mutex(capacity)
+    }
+
+    /// Takes `cost` tokens if there are that many.
+    func acquire(_ cost: Int) -> Bool {
+        tokens.withLock { t in
+            guard t >= cost else { return false }
+            t -= cost
+            return true
+        }
+    }
+
+    func refund(_ amount: Int) {
+        tokens.withLock { t in t = min(capacity, t + amount) }
+    }
+
+    var available: Int { tokens.withLock { $0 } }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+import TestSupport
+@testable import ObjectStore
+
+@Suite("Retries through a fault-injecting proxy", .enabled(if: S3Test.available))
+struct FaultProxyTests {
+    /// A store whose requests go through `proxy` to the bucket `bucket` (created directly).
+    func proxiedStore(_ proxy: FaultProxy, like direct: S3ObjectStore?, retry: RetryPolicy,
+                      events: EventLog<RetryEvent>? = nil) throws -> S3ObjectStore {
+        var config = try S3Test.configuration(bucket: direct?.configuration.bucket ?? "any",
+                                              endpoint: proxy.endpoint, retry: retry)
+        config.prefix = direct?.configuration.prefix ?? ""
+        // Short enough that a stalled response counts as a timeout.
+        config.readTimeout = .milliseconds(700)
+        config.onRetry = { event in events?.append(event) }
+        return try S3ObjectStore(configuration: config)
+    }
+
+    @Test func transientFaultsAreRetried() async throws {
+        try await S3Test.withBucket("retry") { direct in
+            let upstream = try #require(TestEnvironment.s3Endpoint)
+            let proxy = try FaultProxy(upstream: upstream, script: [.serviceUnavailable, .drop, .stall(milliseconds: 2000)])
+            defer { proxy.stop() }
+            let events = EventLog<RetryEvent>()
+            let store = try proxiedStore(proxy, like: direct,
+                                         retry: RetryPolicy(maxAttempts: 6, baseDelay: .milliseconds(10), maxDelay: .milliseconds(100)),
+                                         events: events)
+            let data = randomBytes(200_000, seed: 9)
+            try await store.put(key: "dt=2026-01-01/retried.bin", bytes: data)
+            try await store.shutdown()
+
+            #expect(store.retryCount == 3)
+            let recorded = events.all
+            #expect(recorded.count == 3)
+            #expect(recorded.first?.status == 503)
+            #expect(recorded.first?.reason == "SlowDown")
+            #expect(recorded.allSatisfy { $0.operation == "PutObject" })
+            #expect(try await direct.get(key: "dt=2026-01-01/retried.bin").bytes == data)
+        }
+    }
+
+    @Test func multipartWriterSurvivesFaults() async throws {
+        try await S3Test.withBucket("retrympu") { direct in
+            let upstream = try #require(TestEnvironment.s3Endpoint)
+            let proxy = try FaultProxy(upstream: upstream,
+                                       script: [.pass, .serviceUnavailable, .drop, .pass, .serviceUnavailable, .drop])
+            defer { proxy.stop() }
+            let store = try proxiedStore(proxy, like: direct,
+                                         retry: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(10), maxDelay: .milliseconds(100)))
+            let data = randomBytes((10 << 20) + 77, seed: 11)
+            let writer = store.makeWriter(key: "faulty/multi.bin", options: ObjectWriterOptions(partSize: 5 << 20, maxConcurrentParts: 3))
+            try await writer.write(data)
+            _ = try await writer.finish()
+            try await store.shutdown()
+            #expect(store.retryCount >= 1)
+            #expect(try await direct.get(key: "faulty/multi.bin").bytes == data)
+            #expect(try await direct.listMultipartUploads().isEmpty)
+        }
+    }
+
+    @Test func exhaustedRetriesFailCleanly() async throws {
+        try await S3Test.withBucket("exhaust") { direct in
+            let upstream = try #require(TestEnvironment.s3Endpoint)
+            let proxy = try FaultProxy(upstream: upstream, script: [], fallback: .serviceUnavailable)
+            defer { proxy.stop() }
+            let store = try proxiedStore(proxy, like: direct,
+                                         retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50)))
+            await #expect { try await store.put(key: "never.bin", bytes: [1, 2, 3]) } throws: { error in
+                guard let e = error as? ObjectStoreError else { return false }
+                return e.code == .retriesExhausted && e.attempts == 3 && e.status == 503 && e.s3Code == "SlowDown"
+                    && e.operation == "PutObject" && e.key == direct.configuration.prefix + "never.bin"
+                    && e.description.contains("gave up after 3 attempts")
+            }
+            #expect(store.retryCount == 2)
+            try await store.shutdown()
+            #expect(try await direct.head(key: "never.bin") == nil)
+        }
+    }
+
+    @Test func unreachableEndpointFailsWithTheEndpointInTheMessage() async throws {
+        let proxy = try FaultProxy(upstream: "http://127.0.0.1:9", script: [], fallback: .drop)
+        defer { proxy.stop() }
+        let store = try proxiedStore(proxy, like: nil, retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+        await #expect { try await store.head(key: "k") } throws: { error in
+            guard let e = error as? ObjectStoreError else { return false }
+            return e.code == .retriesExhausted && e.attempts == 2 && e.message.contains(proxy.endpoint)
+        }
+        try await store.shutdown()
+    }
+
+    @Test func retryBudgetStopsRetryStorms() async throws {
+        let proxy = try FaultProxy(upstream: "http://127.0.0.1:9", script: [], fallback: .serviceUnavailable)
+        defer { proxy.stop() }
+        let store = try proxiedStore(proxy, like: nil,
+                                     retry: RetryPolicy(maxAttempts: 10, baseDelay: .milliseconds(1), budgetCapacity: 10, retryCost: 5))
+        await #expect { try await store.head(key: "k") } throws: { error in
+            guard let e = error as? ObjectStoreError else { return false }
+            return e.code == .retriesExhausted && e.attempts == 3 && e.message.contains("retry budget exhausted")
+        }
+        try await store.shutdown()
+    }
+}
