@@ -133,6 +133,23 @@ struct ServerFaultTests {
         #expect(await collector.failure == nil)
     }
 
+    /// The server closes the socket while a large command is still being written (its bulk length
+    /// limit is exceeded): the write fails with EPIPE instead of SIGPIPE killing the process, and
+    /// the client carries on with a new connection.
+    @Test func serverClosingMidWriteIsAnErrorNotSIGPIPE() async throws {
+        let server = try RedisServerProcess(["--proto-max-bulk-len", "1mb"])
+        let client = try RedisStreamClient(configuration: RedisConfiguration(url: server.url), maxAttempts: 1,
+                                           logger: testLogger)
+        let huge = [UInt8](repeating: 120, count: 32 << 20)
+        for _ in 0..<3 {
+            await #expect(throws: RedisError.self) {
+                try await client.add(stream: "big", fields: [StreamField(Array("v".utf8), huge)])
+            }
+        }
+        try await client.add("big", [("v", "small")])
+        #expect(try await client.command(["XLEN", "big"]).int == 1)
+    }
+
     @Test func waitsWhileTheServerIsLoading() async throws {
         // key-load-delay makes loading 1500 keys take ~1.5 s, during which Redis answers LOADING.
         let server = try RedisServerProcess(["--key-load-delay", "1000", "--loading-process-events-interval-bytes",
