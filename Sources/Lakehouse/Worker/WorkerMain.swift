@@ -27,8 +27,6 @@ public enum WorkerMain {
         var logger = Logger(label: "lakewriter")
         logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
         let metrics = WorkerMetrics()
-        let signals = installSecondSignalExit(logger: logger)
-        defer { for s in signals { s.cancel() } }
         do {
             let worker = try LakewriterWorker(config: config, logger: logger, metrics: metrics)
             let http = try HealthServer(listen: config.http.listen, metrics: metrics, logger: logger,
@@ -37,10 +35,12 @@ public enum WorkerMain {
             // (metrics, readiness) stays up until it has.
             var groupConfig = ServiceGroupConfiguration(
                 services: [.init(service: http), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
             groupConfig.maximumGracefulShutdownDuration = config.flush.shutdownGrace
-            try await ServiceGroup(configuration: groupConfig).run()
+            let group = ServiceGroup(configuration: groupConfig)
+            let signals = installSignalHandlers(group: group, logger: logger)
+            defer { for s in signals { s.cancel() } }
+            try await group.run()
             return 0
         } catch let e as WorkerError where e == .shutdownGraceExceeded {
             logger.error("shutdown grace exceeded: unwritten entries stay pending and are read again on the next start")
@@ -51,14 +51,18 @@ public enum WorkerMain {
         }
     }
 
-    /// The first SIGTERM/SIGINT is the service group's (graceful drain); the second ends the
-    /// process at once.
-    static func installSecondSignalExit(logger: Logger) -> [DispatchSourceSignal] {
+    /// The first SIGTERM/SIGINT starts the graceful drain; the second ends the process at once.
+    /// The signals are ignored first, so their default action (termination) never applies.
+    static func installSignalHandlers(group: ServiceGroup, logger: Logger) -> [DispatchSourceSignal] {
         let count = Counter()
         return [SIGTERM, SIGINT].map { sig in
+            signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                if count.increment() >= 2 {
+                if count.increment() == 1 {
+                    logger.info("signal received: draining (a second signal exits at once)", metadata: ["signal": "\(sig)"])
+                    Task { await group.triggerGracefulShutdown() }
+                } else {
                     FileHandle.standardError.write(Data("lakewriter: second signal, exiting without draining\n".utf8))
                     _exit(interruptedExitCode)
                 }
