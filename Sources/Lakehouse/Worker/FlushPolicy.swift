@@ -6,6 +6,8 @@ public struct FlushPolicy: Sendable, Equatable {
     /// Why a buffer was flushed (a bounded label value for metrics and logs).
     public enum Reason: String, Sendable, CaseIterable {
         case rows, bytes, age, idle, memory, shutdown
+        /// The entity's schema evolved: buffers of the previous version are written out.
+        case schema
     }
 
     public var maxRows: Int

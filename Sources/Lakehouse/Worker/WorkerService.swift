@@ -56,7 +56,15 @@ public final class LakewriterWorker: Service, Sendable {
 
     public func run() async throws {
         let (jobStream, jobContinuation) = AsyncStream<FlushJob>.makeStream()
-        let state = try WorkerState(config: config, metrics: metrics, logger: logger, jobs: jobContinuation)
+        var recorder: SchemaRecorder?
+        var schemas: [String: EntitySchema] = [:]
+        if config.entities.contains(where: { $0.unknownFields == .evolve }) {
+            let records = ObjectStoreSchemaVersionStore(store: store)
+            recorder = SchemaRecorder(store: records)
+            schemas = try await loadSchemas(records)
+        }
+        let state = try WorkerState(config: config, metrics: metrics, logger: logger, jobs: jobContinuation,
+                                    schemas: schemas, recorder: recorder)
         let streams = state.router.streamNames
         var cc = StreamConsumer.Configuration(streams: streams, group: config.redis.group, consumer: config.redis.consumer)
         cc.count = config.redis.batch
@@ -112,6 +120,37 @@ public final class LakewriterWorker: Service, Sendable {
             throw WorkerError.shutdownGraceExceeded
         }
         logger.info("worker stopped")
+    }
+
+    /// The latest recorded version of each evolving entity, so that a restart writes files with
+    /// the columns evolution added before. Retries while storage is unreachable: starting from
+    /// the declared schema instead would record conflicting versions.
+    func loadSchemas(_ records: ObjectStoreSchemaVersionStore) async throws -> [String: EntitySchema] {
+        var result: [String: EntitySchema] = [:]
+        for e in config.entities where e.unknownFields == .evolve {
+            var attempt = 0
+            while true {
+                do {
+                    if let s = try await records.latest(entity: e) {
+                        result[e.name] = s
+                        logger.info("schema version loaded", metadata: ["entity": "\(e.name)", "version": "\(s.version)"])
+                    }
+                    storageReady.set(nil)
+                    break
+                } catch let error as SchemaRecord.Invalid {
+                    throw error
+                } catch {
+                    if Task.isCancelled { throw CancellationError() }
+                    attempt += 1
+                    storageReady.set("\(error)")
+                    logger.error("loading the schema versions failed, retrying", metadata: [
+                        "entity": "\(e.name)", "attempt": "\(attempt)", "error": "\(error)",
+                    ])
+                    try await Task.sleep(for: Backoff.delay(attempt: attempt, maximum: .seconds(30)))
+                }
+            }
+        }
+        return result
     }
 
     // MARK: Reading
@@ -203,8 +242,19 @@ public final class LakewriterWorker: Service, Sendable {
         var attempt = 0
         var failing = false
         defer { if failing { Task { await state.flushFailing(false) } } }
+        // Versions this file's rows (or earlier files') were decoded with, not yet recorded.
+        var schemas: [EntitySchema] = []
+        if let v = job.schemaVersion, let recorder = state.recorder {
+            schemas = recorder.unrecorded(entity: job.entity, through: v)
+        }
         while true {
             do {
+                while let s = schemas.first {
+                    try await state.recorder!.store.record(s)
+                    state.recorder!.markRecorded(s)
+                    logger.info("schema version recorded", metadata: ["entity": "\(job.entity)", "key": "\(s.recordKey)"])
+                    schemas.removeFirst()
+                }
                 try await upload(file, key: key)
                 storageReady.set(nil)
                 break
@@ -253,6 +303,7 @@ public final class LakewriterWorker: Service, Sendable {
         let sink = MemorySink()
         var props = Converter.writerProperties(config.parquet)
         props.keyValueMetadata["lakewriter.entity"] = job.entity
+        if let v = job.schemaVersion { props.keyValueMetadata["lakewriter.schema_version"] = String(v) }
         let writer = try ParquetWriter(schema: job.batch.schema, sink: sink, properties: props)
         try writer.write(job.batch)
         _ = try writer.close()

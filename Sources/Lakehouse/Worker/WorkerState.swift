@@ -14,6 +14,9 @@ struct FlushJob: Sendable {
     var rows: Int
     var bytes: Int
     var reason: FlushPolicy.Reason
+    /// The schema version the rows were decoded with, for `unknown_fields: evolve` entities:
+    /// recorded under `_schemas/` before the file is uploaded.
+    var schemaVersion: Int?
 }
 
 /// An entry that cannot be written: it goes to `{stream}:dlq` and is then acknowledged.
@@ -51,12 +54,19 @@ actor WorkerState {
         var decoder: EntityDecoder
         var time: TimeLocator
         var jsonField: [UInt8]?
+        /// Only for `unknown_fields: evolve`: the hot path of other entities never observes.
+        var evolution: SchemaEvolution?
+        /// The newest version handed to the recorder.
+        var queuedVersion = 0
     }
 
     let router: Router
     let policy: FlushPolicy
     let metrics: WorkerMetrics
     let logger: Logger
+    /// Where new schema versions go (nil when no entity evolves).
+    let recorder: SchemaRecorder?
+    private let routeField: String
     private var entities: [Entity]
     private var buffers: [Key: Buffer] = [:]
     private var bufferedBytes = 0
@@ -70,8 +80,11 @@ actor WorkerState {
     private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// - Parameter schemas: the latest recorded version per evolving entity (a restart goes on
+    ///   from there, so its files keep the evolved columns).
     init(config: LakewriterConfig, metrics: WorkerMetrics, logger: Logger,
-         jobs: AsyncStream<FlushJob>.Continuation) throws {
+         jobs: AsyncStream<FlushJob>.Continuation, schemas: [String: EntitySchema] = [:],
+         recorder: SchemaRecorder? = nil) throws {
         router = Router(entities: config.entities, routeField: config.redis.routeField)
         policy = FlushPolicy(maxRows: config.flush.maxRows, maxBytes: Int(config.flush.maxBytes),
                              maxAge: config.flush.maxAge, idle: config.flush.idle,
@@ -79,12 +92,23 @@ actor WorkerState {
         self.metrics = metrics
         self.logger = logger
         self.jobs = jobs
+        self.recorder = recorder
         let routeField = config.redis.routeField
+        self.routeField = routeField
         entities = try config.entities.map { e in
             var json: [UInt8]?
             if case .json(let f) = e.payload { json = Array(f.utf8) }
-            return Entity(config: e, decoder: try EntityDecoder(entity: e, ignoring: [routeField]),
-                          time: TimeLocator(entity: e), jsonField: json)
+            let schema = e.unknownFields == .evolve ? schemas[e.name] : nil
+            var entity = Entity(config: e, decoder: try EntityDecoder(entity: e, schema: schema, ignoring: [routeField]),
+                                time: TimeLocator(entity: e), jsonField: json)
+            if e.unknownFields == .evolve {
+                let evolution = SchemaEvolution(entity: e, current: schema, ignoring: [routeField])
+                entity.queuedVersion = evolution.schema.version
+                entity.evolution = evolution
+                // A first start records the declared version too, so every file's version is listed.
+                if schema == nil { recorder?.enqueue(evolution.schema) }
+            }
+            return entity
         }
     }
 
@@ -137,6 +161,15 @@ actor WorkerState {
                         continue
                     }
                 }
+                if entities[ei].evolution != nil {
+                    do throws(EvolutionFailure) {
+                        try evolveIfNeeded(ei, payload: payload, fieldCount: entry.fieldCount, name: fieldName)
+                    } catch {
+                        result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: error.reason,
+                                                             error: "\(error.message) (stream \(batch.stream), id \(entry.id))"))
+                        continue
+                    }
+                }
                 let micros: Int64
                 if let p = payload {
                     micros = entities[ei].time.micros(json: p) ?? Int64(entry.id.milliseconds) * 1000
@@ -174,6 +207,46 @@ actor WorkerState {
         relieveMemory()
         publishGauges()
         return result
+    }
+
+    struct EvolutionFailure: Error {
+        var reason: String
+        var message: String
+    }
+
+    /// `unknown_fields: evolve`: looks at the payload before it is decoded; on a new schema
+    /// version, seals the entity's buffers (they hold the previous version), switches to a
+    /// decoder for the new one and queues the new versions for recording.
+    private func evolveIfNeeded(_ ei: Int, payload: UnsafeRawBufferPointer?, fieldCount: Int,
+                                name: (Int) -> UnsafeRawBufferPointer) throws(EvolutionFailure) {
+        // A copy, committed only once a decoder for the new version exists.
+        var evolution = entities[ei].evolution!
+        let changed: Bool
+        if let p = payload {
+            do { changed = try evolution.observe(json: p) } catch {
+                throw EvolutionFailure(reason: "decode", message: "\(error)")
+            }
+        } else {
+            changed = evolution.observe(fields: (0..<fieldCount).map { String(decoding: name($0), as: UTF8.self) })
+        }
+        guard changed else { return }
+        let config = entities[ei].config
+        let decoder: EntityDecoder
+        do {
+            decoder = try EntityDecoder(entity: config, schema: evolution.schema, ignoring: [routeField])
+        } catch {
+            // A field name Parquet cannot take: this entry is dead-lettered, the schema stays.
+            throw EvolutionFailure(reason: "schema", message: "entity \(config.name): cannot add the new fields: \(error)")
+        }
+        for key in Array(buffers.keys) where key.entity == ei { seal(key, reason: .schema) }
+        entities[ei].decoder = decoder
+        for s in evolution.history where s.version > entities[ei].queuedVersion { recorder?.enqueue(s) }
+        entities[ei].queuedVersion = evolution.schema.version
+        entities[ei].evolution = evolution
+        logger.info("schema evolved", metadata: [
+            "entity": "\(config.name)", "version": "\(evolution.schema.version)",
+            "evolved": "\(evolution.schema.evolved.map { "\($0.name): \($0.type)" }.joined(separator: ", "))",
+        ])
     }
 
     private func entrySize(_ batch: StreamBatch, _ e: StreamBatch.Entry) -> Int {
@@ -226,7 +299,8 @@ actor WorkerState {
         var ids: [(String, [StreamID])] = []
         for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
         jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
-                            batch: b.batch, ids: ids, rows: b.rows, bytes: b.bytes, reason: reason))
+                            batch: b.batch, ids: ids, rows: b.rows, bytes: b.bytes, reason: reason,
+                            schemaVersion: entities[key.entity].evolution?.schema.version))
     }
 
     // MARK: Completion and backpressure
