@@ -92,6 +92,8 @@ let package = Package(
         // Benchmarks: executables compared side by side with their peers by scripts/bench.
         .executableTarget(name: "bench-parquet", dependencies: ["Parquet"], path: "Benchmarks/parquet",
                           exclude: ["peer.py"]),
+        .executableTarget(name: "bench-codecs", dependencies: ["Parquet"], path: "Benchmarks/codecs",
+                          exclude: ["peer.py"]),
         .executableTarget(name: "bench-objectstore", dependencies: ["ObjectStore"], path: "Benchmarks/objectstore",
                           exclude: ["peer.py"]),
         .executableTarget(name: "bench-redis", dependencies: ["RedisStreams", "CHiredis"], path: "Benchmarks/redis",

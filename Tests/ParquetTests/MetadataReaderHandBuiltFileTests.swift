@@ -173,6 +173,28 @@ import TestSupport
         #expect(bloom.contains(hash: XXHash64.hash(Array("v501".utf8))))
     }
 
+    @Test func hostileOffsetsAreErrors() throws {
+        let (bytes, meta) = try Self.buildFile(.uncompressed)
+        var chunk = meta.rowGroups[0].columns[0]
+        chunk.columnIndexOffset = Int64.max
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readColumnIndex(bytes: bytes, chunk: chunk) }
+        chunk.offsetIndexOffset = -1
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readOffsetIndex(bytes: bytes, chunk: chunk) }
+        chunk.offsetIndexOffset = Int64(bytes.count - 2)
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readOffsetIndex(bytes: bytes, chunk: chunk) }
+        chunk.metaData!.bloomFilterOffset = Int64(bytes.count - 3)
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readBloomFilter(bytes: bytes, chunk: chunk) }
+        // A header announcing a negative or oversized bitset.
+        for numBytes: Int32 in [-5, 40, Int32.max] {
+            let evil = BloomFilterHeader(numBytes: numBytes).thriftBytes() + [UInt8](repeating: 0, count: 64)
+            chunk.metaData!.bloomFilterOffset = 0
+            chunk.metaData!.bloomFilterLength = nil
+            #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readBloomFilter(bytes: evil, chunk: chunk) }
+        }
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readPageHeader(bytes: bytes, at: bytes.count) }
+        #expect(throws: ParquetReadError.self) { try ParquetMetadataReader.readPageHeader(bytes: bytes, at: bytes.count - 8) }
+    }
+
     @Test(.enabled(if: MetadataReaderTests.pythonAvailable, "needs the venv python (scripts/test)"))
     func readersAcceptIt() throws {
         let python = try #require(TestEnvironment.python)

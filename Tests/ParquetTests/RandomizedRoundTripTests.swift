@@ -168,7 +168,7 @@ struct RandomizedRoundTripTests {
         }
     }
 
-    @Test(arguments: Array(UInt64(1)...UInt64(10)))
+    @Test(arguments: Array(UInt64(1)...UInt64(7)))
     func roundTrip(seed: UInt64) throws {
         var g = SeededGenerator(seed: seed &* 0x1234_5678_9ABC)
         let fields = (0..<Int.random(in: 1...6, using: &g)).map { Self.randomField("c\($0)", depth: 0, &g) }

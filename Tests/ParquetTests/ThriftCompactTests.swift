@@ -170,6 +170,39 @@ import Testing
         }
     }
 
+    /// Random corruption of a valid footer must give an error or a value, never a crash.
+    @Test func corruptedFootersNeverCrash() throws {
+        let chunk = ColumnChunk(metaData: ColumnMetaData(
+            type: .byteArray, encodings: [.plain, .rle], pathInSchema: ["a", "b"], codec: .snappy, numValues: 10,
+            totalUncompressedSize: 100, totalCompressedSize: 80, dataPageOffset: 4,
+            statistics: Statistics(nullCount: 1, maxValue: [1, 2], minValue: [0])),
+            offsetIndexOffset: 1, offsetIndexLength: 2, columnIndexOffset: 3, columnIndexLength: 4)
+        let file = FileMetaData(schema: [SchemaElement(name: "schema", numChildren: 1),
+                                         SchemaElement(type: .byteArray, repetitionType: .optional, name: "a",
+                                                       logicalType: .timestamp(isAdjustedToUTC: true, unit: .micros))],
+                                numRows: 10, rowGroups: [RowGroup(columns: [chunk], totalByteSize: 100, numRows: 10)],
+                                keyValueMetadata: [KeyValue(key: "k", value: "v")], createdBy: "x", columnOrders: [.typeDefinedOrder])
+        let good = file.thriftBytes()
+        var rng = MetaTestRandom(seed: 99)
+        var decoded = 0, failed = 0
+        for _ in 0..<20_000 {
+            var bytes = good
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let i = Int(rng.next() % UInt64(bytes.count))
+                bytes[i] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            if rng.next() % 5 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count))) }
+            do {
+                _ = try FileMetaData(thriftBytes: bytes)
+                decoded += 1
+            } catch is ThriftDecodingError {
+                failed += 1
+            }
+        }
+        #expect(decoded + failed == 20_000)
+        #expect(failed > 0)
+    }
+
     @Test func fileMetaDataRoundTrip() throws {
         let stats = Statistics(max: [9], min: [1], nullCount: 2, distinctCount: 4, maxValue: [9, 0, 0, 0],
                                minValue: [1, 0, 0, 0], isMaxValueExact: true, isMinValueExact: false, nanCount: 0)

@@ -103,6 +103,35 @@ struct WriterErrorTests {
         #expect(throws: ParquetError.self) { try w.write(b) }
     }
 
+    @Test func siblingsMustAgree() throws {
+        let schema = try ParquetSchema([
+            .optional("s", .structure([.required("a", .int32), .optional("b", .int32)])),
+            .optional("l", .list(.optional("element", .structure([.required("sku", .string), .optional("qty", .int32)])))),
+        ])
+        let w = try ParquetWriter(schema: schema, sink: MemorySink())
+        func fill(_ b: inout RowBatch, structBroken: Bool, listBroken: Bool) {
+            // row 0: s = {a: 1, b: null}, l = [{sku: x, qty: 2}, null]
+            b.columns[0].appendInt32(1); b.columns[1].appendNull(definitionLevel: 1)
+            b.columns[2].appendString("x", repetitionLevel: 0); b.columns[3].appendInt32(2, repetitionLevel: 0)
+            b.columns[2].appendNull(definitionLevel: 2, repetitionLevel: 1)
+            if !listBroken { b.columns[3].appendNull(definitionLevel: 2, repetitionLevel: 1) }
+            // row 1: s = null, l = []
+            b.columns[0].appendNull(definitionLevel: 0)
+            if structBroken { b.columns[1].appendInt32(5) } else { b.columns[1].appendNull(definitionLevel: 0) }
+            b.columns[2].appendNull(definitionLevel: 1); b.columns[3].appendNull(definitionLevel: 1)
+        }
+        var ok = w.makeBatch()
+        fill(&ok, structBroken: false, listBroken: false)
+        try w.write(ok)
+        var bad = w.makeBatch()
+        fill(&bad, structBroken: true, listBroken: false)
+        #expect { try w.write(bad) } throws: { ($0 as? ParquetError)?.column == "s.b" && ($0 as? ParquetError)?.row == 1 }
+        bad.removeAll()
+        fill(&bad, structBroken: false, listBroken: true)
+        #expect { try w.write(bad) } throws: { ($0 as? ParquetError)?.column == "l.list.element.qty" && ($0 as? ParquetError)?.row == 0 }
+        #expect(try w.close().numRows == 2)
+    }
+
     @Test func invalidSchemas() {
         #expect(throws: ParquetError.self) { try ParquetSchema([.required("a", .int32), .optional("a", .int64)]) }
         #expect(throws: ParquetError.self) { try ParquetSchema([.required("d", .decimal(precision: 39, scale: 0))]) }

@@ -133,6 +133,58 @@ struct ServerFaultTests {
         #expect(await collector.failure == nil)
     }
 
+    /// The server closes the socket while a large command is still being written (its bulk length
+    /// limit is exceeded): the write fails with EPIPE instead of SIGPIPE killing the process, and
+    /// the client carries on with a new connection.
+    @Test func serverClosingMidWriteIsAnErrorNotSIGPIPE() async throws {
+        let server = try RedisServerProcess(["--proto-max-bulk-len", "1mb"])
+        let client = try RedisStreamClient(configuration: RedisConfiguration(url: server.url), maxAttempts: 1,
+                                           logger: testLogger)
+        let huge = [UInt8](repeating: 120, count: 32 << 20)
+        for _ in 0..<3 {
+            await #expect(throws: RedisError.self) {
+                try await client.add(stream: "big", fields: [StreamField(Array("v".utf8), huge)])
+            }
+        }
+        try await client.add("big", [("v", "small")])
+        #expect(try await client.command(["XLEN", "big"]).int == 1)
+    }
+
+    /// CLIENT PAUSE holds every command for 1.5 s: a command with a 300 ms timeout fails with
+    /// `.timeout`, the reader (socket timeout = command timeout + BLOCK) reconnects and carries on.
+    @Test func commandTimeoutsAndRecovery() async throws {
+        let server = try RedisServerProcess()
+        var redis = try RedisConfiguration(url: server.url)
+        redis.commandTimeout = .milliseconds(300)
+        let admin = try RedisStreamClient(configuration: RedisConfiguration(url: server.url), logger: testLogger)
+        let client = RedisStreamClient(configuration: redis, maxAttempts: 1, logger: testLogger)
+        try await admin.add("t", [("i", "0")])
+        _ = try await client.command(["PING"])  // connected before the pause
+        var config = StreamConsumer.Configuration(streams: ["t"], group: "g", consumer: "c")
+        config.block = .milliseconds(100)
+        config.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(100))
+        let consumer = StreamConsumer(redis: redis, configuration: config, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer)
+        #expect(await eventually { await collector.entries.count == 1 })
+
+        _ = try await admin.command(["CLIENT", "PAUSE", "1500", "ALL"])
+        do {
+            _ = try await client.command(["XLEN", "t"])
+            Issue.record("should time out")
+        } catch let error as RedisError {
+            #expect(error.code == .timeout)
+            #expect(error.operation == "XLEN")
+        }
+        #expect(await eventually(timeout: .seconds(3)) { consumer.status.lastError?.code == .timeout })
+        try await admin.add("t", [("i", "1")])  // queued behind the pause
+        #expect(await eventually { await collector.entries.count == 2 })
+        #expect(try await client.command(["XLEN", "t"]).int == 2)
+        #expect(consumer.status.reconnects >= 1)
+        consumer.stop()
+        await collector.wait()
+    }
+
     @Test func waitsWhileTheServerIsLoading() async throws {
         // key-load-delay makes loading 1500 keys take ~1.5 s, during which Redis answers LOADING.
         let server = try RedisServerProcess(["--key-load-delay", "1000", "--loading-process-events-interval-bytes",

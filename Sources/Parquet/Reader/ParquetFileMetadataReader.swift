@@ -129,6 +129,9 @@ public enum ParquetMetadataReader {
             throw ParquetReadError.invalidThrift(what: "bloom filter header", e)
         }
         let headerLength = r.position
+        guard header.numBytes >= 0 && Int(header.numBytes) <= SplitBlockBloomFilter.maximumBytes else {
+            throw ParquetReadError.outOfRange(what: "bloom filter bitset", offset: offset, length: Int64(header.numBytes), fileSize: file.size)
+        }
         let total = Int64(headerLength) + Int64(header.numBytes)
         if Int64(bytes.count) < total {
             bytes = try file.read(checked: offset, total, "bloom filter")
@@ -165,7 +168,7 @@ enum ParquetFileSource {
     }
 
     func read(checked offset: Int64, _ length: Int64, _ what: String) throws -> [UInt8] {
-        guard offset >= 0, length >= 0, offset + length <= Int64(size) else {
+        guard offset >= 0, length >= 0, offset <= Int64(size), length <= Int64(size) - offset else {
             throw ParquetReadError.outOfRange(what: what, offset: offset, length: length, fileSize: size)
         }
         return try read(offset: Int(offset), length: Int(length))

@@ -1,5 +1,6 @@
 /// Why a Thrift compact buffer could not be decoded.
 public struct ThriftDecodingError: Error, Equatable, CustomStringConvertible {
+    /// What went wrong, independent of where.
     public enum Code: Equatable, Sendable {
         /// The buffer ended inside a value.
         case truncated

@@ -99,6 +99,7 @@ public final class ParquetWriter {
         }
         try batch.validate()
         for c in batch.columns where c.maxRep > 0 { try Self.validateNesting(c) }
+        try batch.validateSiblings()
         let rows = batch.rowCount
         if rows == 0 { return }
         var cursors = [(level: Int, value: Int)](repeating: (0, 0), count: batch.columns.count)

@@ -5,7 +5,16 @@ import Foundation
 /// starves every other task.
 enum BlockingThread {
     static func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
+        let thread = Thread {
+            // hiredis writes with write(2): a server that closed the socket would raise SIGPIPE and
+            // kill the process. Blocking it on this thread (the only one that touches the socket)
+            // turns that into an EPIPE error, without changing the process-wide disposition.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
+            body()
+        }
         thread.name = name
         thread.start()
     }

@@ -84,6 +84,8 @@ final class ReaderThread: @unchecked Sendable {
                     lock.unlock()
                     if let f { continuation.resume(throwing: f) } else { continuation.resume(returning: nil) }
                 } else {
+                    // One slot: a second concurrent iterator would overwrite (and leak) the first.
+                    precondition(waiter == nil, "a StreamConsumer supports one iterating task at a time")
                     waiter = continuation
                     lock.unlock()
                 }

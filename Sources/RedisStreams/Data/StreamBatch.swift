@@ -70,7 +70,8 @@ public struct StreamBatch: Sendable {
     /// The bytes of `range` as UTF-8 text: for tests and diagnostics, not hot paths.
     public func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
 
-    /// The value of field `name` in entry `index`, if present (linear scan; entries are small).
+    /// The value of field `name` in entry `index`, if present. A linear scan that converts `name`
+    /// each call: for tests and diagnostics; decoders walk ``fields`` themselves.
     public func value(of name: String, inEntry index: Int) -> Range<Int>? {
         let n = Array(name.utf8)
         for f in entries[index].fieldIndices where bytes[fields[f].name].elementsEqual(n) {

@@ -1,0 +1,401 @@
+import Foundation
+import Yams
+
+/// Reads a ``LakewriterConfig`` from YAML: expands environment references in every scalar,
+/// applies defaults, validates, and reports each problem with its key path and line.
+public struct ConfigLoader {
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    public func load(path: String) throws(ConfigError) -> LakewriterConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "the file is not UTF-8")
+        }
+        return try load(yaml: text, file: path)
+    }
+
+    public func load(yaml: String, file: String? = nil) throws(ConfigError) -> LakewriterConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), keyPath: "", message: "invalid YAML: \(Self.problem(of: error))")
+        } catch {
+            throw ConfigError(file: file, line: nil, keyPath: "", message: "invalid YAML: \(error)")
+        }
+        guard let root else {
+            throw ConfigError(file: file, line: nil, keyPath: "", message: "the configuration is empty")
+        }
+        var reader = Reader(file: file, environment: environment)
+        return try reader.config(YAMLNode(node: root, path: ""))
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(let c, let p, _, _), .parser(let c, let p, _, _), .composer(let c, let p, _, _):
+            c.map { "\($0.text), \(p)" } ?? p
+        default: "\(error)"
+        }
+    }
+}
+
+/// A YAML node with the dotted path that led to it.
+struct YAMLNode {
+    var node: Node
+    var path: String
+    var line: Int? { node.mark?.line }
+
+    func child(_ key: String, _ node: Node) -> YAMLNode {
+        YAMLNode(node: node, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// True for a plain `~`, `null` or empty value, which count as absent.
+    var isNull: Bool {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
+    }
+}
+
+private struct Reader {
+    var file: String?
+    var environment: [String: String]
+
+    func error(_ n: YAMLNode, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: n.line, keyPath: n.path, message: message)
+    }
+
+    /// Entries of a mapping in file order; refuses duplicates and keys not in `allowed`.
+    func mapping(_ n: YAMLNode, allowed: Set<String>? = nil) throws(ConfigError) -> [(String, YAMLNode)] {
+        guard case .mapping(let m) = n.node else { throw error(n, "expected a mapping") }
+        var seen = Set<String>()
+        var out: [(String, YAMLNode)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else { throw error(n, "keys must be plain strings") }
+            let key = ks.string
+            let child = n.child(key, v)
+            guard seen.insert(key).inserted else { throw error(child, "duplicate key") }
+            if let allowed, !allowed.contains(key) {
+                throw error(child, "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            out.append((key, child))
+        }
+        return out
+    }
+
+    func string(_ n: YAMLNode) throws(ConfigError) -> String {
+        guard case .scalar(let s) = n.node else { throw error(n, "expected a single value") }
+        switch ConfigSyntax.expandEnvironment(s.string, environment: environment) {
+        case .success(let v): return v
+        case .failure(let e): throw error(n, e.description)
+        }
+    }
+
+    func int(_ n: YAMLNode, min: Int = 1) throws(ConfigError) -> Int {
+        let s = try string(n)
+        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error(n, "expected an integer, found '\(s)'") }
+        guard v >= min else { throw error(n, "must be at least \(min)") }
+        return v
+    }
+
+    func bool(_ n: YAMLNode) throws(ConfigError) -> Bool {
+        let s = try string(n)
+        switch s.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error(n, "expected true or false, found '\(s)'")
+        }
+    }
+
+    func duration(_ n: YAMLNode) throws(ConfigError) -> Duration {
+        let s = try string(n)
+        guard let d = ConfigSyntax.parseDuration(s) else {
+            throw error(n, "expected a duration like 250ms, 2s, 5m, 1h; found '\(s)'")
+        }
+        return d
+    }
+
+    func size(_ n: YAMLNode) throws(ConfigError) -> Int64 {
+        let s = try string(n)
+        guard let v = ConfigSyntax.parseSize(s), v > 0 else {
+            throw error(n, "expected a size like 1048576, 64MiB or 1GB; found '\(s)'")
+        }
+        return v
+    }
+
+    mutating func config(_ root: YAMLNode) throws(ConfigError) -> LakewriterConfig {
+        var c = LakewriterConfig()
+        c.redis.consumer = environment["HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "lakewriter-1"
+        var entitiesNode: YAMLNode?
+        for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "entities"]) {
+            if n.isNull { continue }
+            switch key {
+            case "redis": try redis(n, &c.redis)
+            case "storage": try storage(n, &c.storage)
+            case "parquet": try parquet(n, &c.parquet)
+            case "flush": try flush(n, &c.flush)
+            case "http": try http(n, &c.http)
+            case "log": try log(n, &c.log)
+            default: entitiesNode = n
+            }
+        }
+        guard let entitiesNode else {
+            throw ConfigError(file: file, line: nil, keyPath: "entities", message: "at least one entity is required")
+        }
+        c.entities = try entities(entitiesNode, routeField: c.redis.routeField)
+        return c
+    }
+
+    func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field"]) {
+            if v.isNull { continue }
+            switch key {
+            case "url":
+                r.url = try string(v)
+                guard r.url.hasPrefix("redis://") || r.url.hasPrefix("rediss://") else {
+                    throw error(v, "expected a redis:// URL")
+                }
+            case "group": r.group = try nonEmpty(v)
+            case "consumer": r.consumer = try nonEmpty(v)
+            case "batch": r.batch = try int(v)
+            case "block": r.block = try duration(v)
+            case "claim_idle": r.claimIdle = try duration(v)
+            default: r.routeField = try nonEmpty(v)
+            }
+        }
+    }
+
+    func nonEmpty(_ n: YAMLNode) throws(ConfigError) -> String {
+        let s = try string(n)
+        guard !s.isEmpty else { throw error(n, "must not be empty") }
+        return s
+    }
+
+    func optional(_ n: YAMLNode) throws(ConfigError) -> String? {
+        let s = try string(n)
+        return s.isEmpty ? nil : s
+    }
+
+    func storage(_ n: YAMLNode, _ s: inout StorageConfig) throws(ConfigError) {
+        var pathStyle: Bool?
+        var urlNode: YAMLNode?
+        for (key, v) in try mapping(n, allowed: ["url", "endpoint", "region", "path_style", "access_key_id",
+                                                 "secret_access_key", "session_token", "ca_file", "part_size"]) {
+            if v.isNull { continue }
+            switch key {
+            case "url":
+                s.url = try string(v)
+                urlNode = v
+                guard StorageLocation(s.url) != nil else {
+                    throw error(v, "expected s3://bucket[/prefix] or file://PATH")
+                }
+            case "endpoint":
+                s.endpoint = try optional(v)
+                if let e = s.endpoint, !(e.hasPrefix("http://") || e.hasPrefix("https://")) {
+                    throw error(v, "expected an http:// or https:// URL")
+                }
+            case "region": s.region = try nonEmpty(v)
+            case "path_style": pathStyle = try bool(v)
+            case "access_key_id": s.accessKeyID = try optional(v)
+            case "secret_access_key": s.secretAccessKey = try optional(v)
+            case "session_token": s.sessionToken = try optional(v)
+            case "ca_file": s.caFile = try optional(v)
+            default:
+                s.partSize = try size(v)
+                guard s.partSize >= 5 << 20 else { throw error(v, "must be at least 5MiB (S3 minimum part size)") }
+            }
+        }
+        s.pathStyle = pathStyle ?? (s.endpoint != nil)
+        if (s.accessKeyID == nil) != (s.secretAccessKey == nil), case .s3 = s.location {
+            throw error(urlNode ?? n, "access_key_id and secret_access_key must be given together")
+        }
+    }
+
+    func parquet(_ n: YAMLNode, _ p: inout ParquetConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["compression", "compression_level", "row_group_rows", "page_bytes", "dictionary"]) {
+            if v.isNull { continue }
+            switch key {
+            case "compression":
+                let s = try string(v)
+                guard let c = ParquetConfig.Compression(name: s) else {
+                    throw error(v, s.lowercased() == "lz4"
+                        ? "lz4 (Hadoop framing) is unreadable in several readers: use lz4_raw"
+                        : "expected none, snappy, gzip, zstd or lz4_raw; found '\(s)'")
+                }
+                p.compression = c
+            case "compression_level": p.compressionLevel = try int(v, min: -7)
+            case "row_group_rows": p.rowGroupRows = try int(v)
+            case "page_bytes": p.pageBytes = try size(v)
+            default: p.dictionary = try bool(v)
+            }
+        }
+    }
+
+    func flush(_ n: YAMLNode, _ f: inout FlushConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["max_rows", "max_bytes", "max_age", "idle", "memory_limit", "shutdown_grace"]) {
+            if v.isNull { continue }
+            switch key {
+            case "max_rows": f.maxRows = try int(v)
+            case "max_bytes": f.maxBytes = try size(v)
+            case "max_age": f.maxAge = try duration(v)
+            case "idle": f.idle = try duration(v)
+            case "memory_limit": f.memoryLimit = try size(v)
+            default: f.shutdownGrace = try duration(v)
+            }
+        }
+    }
+
+    func http(_ n: YAMLNode, _ h: inout HTTPConfig) throws(ConfigError) {
+        for (_, v) in try mapping(n, allowed: ["listen"]) {
+            if v.isNull { continue }
+            h.listen = try string(v)
+            guard let colon = h.listen.lastIndex(of: ":"),
+                  let port = Int(h.listen[h.listen.index(after: colon)...]), (0...65535).contains(port)
+            else { throw error(v, "expected HOST:PORT") }
+        }
+    }
+
+    func log(_ n: YAMLNode, _ l: inout LogConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["level", "format"]) {
+            if v.isNull { continue }
+            let s = try string(v).lowercased()
+            if key == "level" {
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) else {
+                    throw error(v, "expected trace, debug, info, notice, warning, error or critical")
+                }
+                l.level = s
+            } else {
+                guard s == "text" || s == "json" else { throw error(v, "expected text or json") }
+                l.format = s
+            }
+        }
+    }
+
+    func entities(_ n: YAMLNode, routeField: String) throws(ConfigError) -> [EntityConfig] {
+        let items = try mapping(n)
+        guard !items.isEmpty else { throw error(n, "at least one entity is required") }
+        var out: [EntityConfig] = []
+        var nodes: [YAMLNode] = []
+        for (name, v) in items {
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+                throw error(v, "entity names may hold only letters, digits, _ and -")
+            }
+            out.append(try entity(name, v))
+            nodes.append(v)
+        }
+        // Entities sharing a stream must each say which entries are theirs.
+        var byStream: [String: [Int]] = [:]
+        for (i, e) in out.enumerated() { byStream[e.stream, default: []].append(i) }
+        for (_, indexes) in byStream where indexes.count > 1 {
+            var routes: [String: String] = [:]
+            for i in indexes {
+                guard let route = out[i].route else {
+                    throw error(nodes[i].child("route", nodes[i].node),
+                                "stream \(out[i].stream) is shared by several entities: each needs `route:` (matched against the \(routeField) field)")
+                }
+                if let other = routes[route] {
+                    throw error(nodes[i].child("route", nodes[i].node), "route '\(route)' is already used by entity \(other) on stream \(out[i].stream)")
+                }
+                routes[route] = out[i].name
+            }
+        }
+        return out
+    }
+
+    func entity(_ name: String, _ n: YAMLNode) throws(ConfigError) -> EntityConfig {
+        var stream: String?
+        var route: String?
+        var payload = EntityConfig.Payload.fields
+        var time: (String, YAMLNode)?
+        var unknown = UnknownFieldsPolicy.ignore
+        var columnsNode: YAMLNode?
+        for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "columns"]) {
+            if v.isNull { continue }
+            switch key {
+            case "stream": stream = try nonEmpty(v)
+            case "route": route = try nonEmpty(v)
+            case "payload":
+                let s = try string(v)
+                if s == "fields" {
+                    payload = .fields
+                } else if s.hasPrefix("json:"), s.count > 5 {
+                    payload = .json(field: String(s.dropFirst(5)))
+                } else {
+                    throw error(v, "expected json:FIELD or fields; found '\(s)'")
+                }
+            case "time": time = (try nonEmpty(v), v)
+            case "unknown_fields":
+                let s = try string(v)
+                guard let u = UnknownFieldsPolicy(rawValue: s) else { throw error(v, "expected ignore, reject, keep or evolve; found '\(s)'") }
+                unknown = u
+            default: columnsNode = v
+            }
+        }
+        guard let stream else {
+            throw error(n.child("stream", n.node), "missing: the Redis stream of this entity")
+        }
+        guard let columnsNode else { throw error(n.child("columns", n.node), "missing: at least one column") }
+        var columns: [ColumnConfig] = []
+        for (cname, cv) in try mapping(columnsNode) {
+            columns.append(try column(cname, cv, payload: payload))
+        }
+        guard !columns.isEmpty || unknown == .evolve else { throw error(columnsNode, "at least one column is required") }
+        var sources = Set<[String]>()
+        for c in columns where !sources.insert(c.source).inserted {
+            throw error(columnsNode.child(c.name, columnsNode.node), "another column already reads source \(c.source.joined(separator: "."))")
+        }
+        if let (t, tn) = time {
+            guard let col = columns.first(where: { $0.name == t }) else { throw error(tn, "no column named \(t)") }
+            switch col.type {
+            case .timestamp, .date: break
+            default: throw error(tn, "the time column must be a timestamp or a date, not \(col.type.description)")
+            }
+        }
+        return EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
+                            unknownFields: unknown, columns: columns)
+    }
+
+    func column(_ name: String, _ n: YAMLNode, payload: EntityConfig.Payload) throws(ConfigError) -> ColumnConfig {
+        guard !name.isEmpty, !name.hasPrefix("_") else {
+            throw error(n, "column names must not be empty or start with _ (reserved for \(SystemColumns.streamID), \(SystemColumns.extra))")
+        }
+        var typeNode = n
+        var source: [String]?
+        if case .mapping = n.node {
+            var found: YAMLNode?
+            for (key, v) in try mapping(n, allowed: ["type", "source"]) {
+                if key == "type" { found = v } else {
+                    let s = try nonEmpty(v)
+                    if case .fields = payload {
+                        source = [s]
+                    } else {
+                        let parts = s.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                        guard !parts.contains(where: \.isEmpty) else { throw error(v, "empty segment in source path '\(s)'") }
+                        source = parts
+                    }
+                }
+            }
+            guard let found else { throw error(n.child("type", n.node), "missing: the column type") }
+            typeNode = found
+        }
+        let text = try string(typeNode)
+        do {
+            let (type, nullable) = try ColumnTypeParser.parseField(text)
+            return ColumnConfig(name: name, type: type, nullable: nullable, source: source)
+        } catch {
+            throw self.error(typeNode, error.description)
+        }
+    }
+}

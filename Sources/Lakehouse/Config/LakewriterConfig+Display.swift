@@ -1,0 +1,67 @@
+extension LakewriterConfig {
+    /// The resolved configuration as YAML with every default filled in and secrets masked
+    /// (access keys, secret keys, session tokens, passwords in URLs): what `check-config` prints.
+    public var maskedYAML: String {
+        func q(_ s: String) -> String { JSONText.quoted(s) }
+        func d(_ v: Duration) -> String { ConfigSyntax.format(v) }
+        func z(_ v: Int64) -> String { ConfigSyntax.formatSize(v) }
+        var out = "redis:\n"
+        out += "  url: \(q(Self.maskURL(redis.url)))\n"
+        out += "  group: \(q(redis.group))\n  consumer: \(q(redis.consumer))\n  batch: \(redis.batch)\n"
+        out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"
+        out += "storage:\n  url: \(q(Self.maskURL(storage.url)))\n"
+        if let e = storage.endpoint { out += "  endpoint: \(q(Self.maskURL(e)))\n" }
+        out += "  region: \(q(storage.region))\n  path_style: \(storage.pathStyle)\n"
+        if let k = storage.accessKeyID { out += "  access_key_id: \(q(Self.mask(k)))\n" }
+        if let s = storage.secretAccessKey { out += "  secret_access_key: \(q(Self.mask(s)))\n" }
+        if let t = storage.sessionToken { out += "  session_token: \(q(Self.mask(t)))\n" }
+        if let c = storage.caFile { out += "  ca_file: \(q(c))\n" }
+        out += "  part_size: \(z(storage.partSize))\n"
+        out += "parquet:\n  compression: \(parquet.compression.rawValue)\n"
+        if let l = parquet.compressionLevel { out += "  compression_level: \(l)\n" }
+        out += "  row_group_rows: \(parquet.rowGroupRows)\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
+        out += "flush:\n  max_rows: \(flush.maxRows)\n  max_bytes: \(z(flush.maxBytes))\n  max_age: \(d(flush.maxAge))\n"
+        out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
+        out += "http:\n  listen: \(q(http.listen))\n"
+        out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
+        out += "entities:\n"
+        for e in entities {
+            out += "  \(e.name):\n    stream: \(q(e.stream))\n"
+            if let r = e.route { out += "    route: \(q(r))\n" }
+            out += "    payload: \(q(e.payload.description))\n"
+            out += "    time: \(e.timeColumn.map(q) ?? "null")  # null: the entry id's time\n"
+            out += "    unknown_fields: \(e.unknownFields.rawValue)\n    columns:\n"
+            for c in e.columns {
+                let type = c.type.description + (c.nullable ? "" : " not null")
+                if c.source == [c.name] {
+                    out += "      \(c.name): \(q(type))\n"
+                } else {
+                    out += "      \(c.name): {type: \(q(type)), source: \(q(c.source.joined(separator: ".")))}\n"
+                }
+            }
+        }
+        return out
+    }
+
+    /// A secret shown as `****` plus its last two characters when long enough to stay unguessable.
+    static func mask(_ s: String) -> String {
+        s.isEmpty ? "" : (s.count >= 16 ? "****" + s.suffix(2) : "****")
+    }
+
+    /// `scheme://user:password@host` → `scheme://user:****@host`.
+    public static func maskURL(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else { return url }
+        let userinfo = authority[..<at]
+        let masked: String
+        if let colon = userinfo.firstIndex(of: ":") {
+            masked = userinfo[..<colon] + ":****"
+        } else {
+            masked = "****" // redis://password@host: the whole userinfo is the secret
+        }
+        return String(url[..<schemeEnd.upperBound]) + masked + String(rest[at...])
+    }
+}

@@ -1,0 +1,244 @@
+/// The whole lakewriter configuration, read from YAML by ``ConfigLoader``.
+/// Every section has documented defaults, so a file may name only what differs.
+public struct LakewriterConfig: Sendable, Equatable {
+    public var redis = RedisConfig()
+    public var storage = StorageConfig()
+    public var parquet = ParquetConfig()
+    public var flush = FlushConfig()
+    public var http = HTTPConfig()
+    public var log = LogConfig()
+    /// In the order of the file.
+    public var entities: [EntityConfig] = []
+
+    public init() {}
+
+    public func entity(named name: String) -> EntityConfig? {
+        entities.first { $0.name == name }
+    }
+}
+
+/// Where events are read: one consumer group over every configured stream.
+public struct RedisConfig: Sendable, Equatable {
+    /// `redis://[user:password@]host[:port][/db]`. Default `redis://127.0.0.1:6379/0`.
+    public var url = "redis://127.0.0.1:6379/0"
+    /// Consumer group name, created when missing. Default `lakewriter`.
+    public var group = "lakewriter"
+    /// This worker's consumer name; unique per replica. Default `$HOSTNAME`, else `lakewriter-1`.
+    public var consumer = "lakewriter-1"
+    /// Entries per XREADGROUP. Default 1000.
+    public var batch = 1000
+    /// XREADGROUP BLOCK. Default 1s.
+    public var block: Duration = .seconds(1)
+    /// Pending entries idle this long in other consumers are claimed. Default 5m.
+    public var claimIdle: Duration = .seconds(300)
+    /// Entry field that routes entries of a shared stream to entities (`route:`). Default `entity`.
+    public var routeField = "entity"
+
+    public init() {}
+}
+
+/// Where Parquet files go: an S3-compatible bucket or a local directory.
+public struct StorageConfig: Sendable, Equatable {
+    /// `s3://bucket[/prefix]` or `file:///absolute/path` / `file://./relative`. Default `file://./lake`.
+    public var url = "file://./lake"
+    /// S3 endpoint (`http://127.0.0.1:9000`, `https://ACCOUNT.r2.cloudflarestorage.com`);
+    /// nil means AWS for the region.
+    public var endpoint: String?
+    /// Default `us-east-1` (R2 uses `auto`).
+    public var region = "us-east-1"
+    /// Path-style addressing (MinIO, SeaweedFS). Default: true when `endpoint` is set, else false.
+    public var pathStyle = false
+    /// Credentials; when nil the ObjectStore falls back to `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    public var accessKeyID: String?
+    public var secretAccessKey: String?
+    public var sessionToken: String?
+    /// PEM file of an extra trusted CA for the endpoint.
+    public var caFile: String?
+    /// Multipart part size. Default 16MiB (min 5MiB).
+    public var partSize: Int64 = 16 << 20
+
+    public init() {}
+
+    /// The parsed `url`.
+    public var location: StorageLocation {
+        StorageLocation(url) ?? .file(path: url)
+    }
+}
+
+/// A parsed storage URL.
+public enum StorageLocation: Sendable, Equatable {
+    case s3(bucket: String, prefix: String)
+    case file(path: String)
+
+    /// Accepts `s3://bucket[/prefix]`, `file://PATH` (so `file:///abs` and `file://./rel`), or nil.
+    public init?(_ url: String) {
+        if url.hasPrefix("s3://") {
+            let rest = url.dropFirst(5)
+            let bucket = rest.prefix { $0 != "/" }
+            guard !bucket.isEmpty else { return nil }
+            var prefix = String(rest.dropFirst(bucket.count))
+            while prefix.hasPrefix("/") { prefix.removeFirst() }
+            while prefix.hasSuffix("/") { prefix.removeLast() }
+            self = .s3(bucket: String(bucket), prefix: prefix)
+        } else if url.hasPrefix("file://") {
+            let path = String(url.dropFirst(7))
+            guard !path.isEmpty else { return nil }
+            self = .file(path: path)
+        } else {
+            return nil
+        }
+    }
+}
+
+/// How Parquet files are encoded.
+public struct ParquetConfig: Sendable, Equatable {
+    /// none | snappy | gzip | zstd | lz4_raw. Default snappy.
+    public var compression: Compression = .snappy
+    /// Codec level for gzip and zstd; nil is the codec's default.
+    public var compressionLevel: Int?
+    /// Rows per row group. Default 1048576.
+    public var rowGroupRows = 1_048_576
+    /// Target data page size. Default 1MiB.
+    public var pageBytes: Int64 = 1 << 20
+    /// Dictionary encoding (falls back to plain past 1MiB per chunk). Default true.
+    public var dictionary = true
+
+    public init() {}
+
+    /// Codec names accepted in the configuration and on the command line.
+    public enum Compression: String, Sendable, Equatable, CaseIterable {
+        case none, snappy, gzip, zstd
+        case lz4Raw = "lz4_raw"
+
+        /// Parses a codec name; `uncompressed` is an alias of none, `lz4` is refused (Hadoop framing).
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "none", "uncompressed": self = .none
+            case "lz4_raw", "lz4raw": self = .lz4Raw
+            default:
+                guard let c = Compression(rawValue: name.lowercased()) else { return nil }
+                self = c
+            }
+        }
+    }
+}
+
+/// When buffered rows become a file.
+public struct FlushConfig: Sendable, Equatable {
+    /// Default 100000.
+    public var maxRows = 100_000
+    /// Encoded-size estimate of a buffer (the target file size). Default 128MiB.
+    public var maxBytes: Int64 = 128 << 20
+    /// Age of the oldest buffered row. Default 60s.
+    public var maxAge: Duration = .seconds(60)
+    /// Time without new rows. Default 10s.
+    public var idle: Duration = .seconds(10)
+    /// Buffered data above which reading stops and the largest buffers flush. Default 512MiB.
+    public var memoryLimit: Int64 = 512 << 20
+    /// Time allowed to drain on SIGTERM. Default 25s.
+    public var shutdownGrace: Duration = .seconds(25)
+
+    public init() {}
+}
+
+/// The health and metrics endpoint.
+public struct HTTPConfig: Sendable, Equatable {
+    /// `HOST:PORT`. Default `0.0.0.0:8083`.
+    public var listen = "0.0.0.0:8083"
+
+    public init() {}
+
+    public var host: String { String(listen[..<(listen.lastIndex(of: ":") ?? listen.endIndex)]) }
+    public var port: Int { Int(listen[(listen.lastIndex(of: ":").map { listen.index(after: $0) } ?? listen.endIndex)...]) ?? 8083 }
+}
+
+/// Logging output.
+public struct LogConfig: Sendable, Equatable {
+    /// trace | debug | info | notice | warning | error | critical. Default info.
+    public var level = "info"
+    /// text | json (one JSON object a line). Default text.
+    public var format = "text"
+
+    public init() {}
+}
+
+/// One kind of event, described once: where it comes from and its typed columns.
+public struct EntityConfig: Sendable, Equatable {
+    /// The key under `entities:`; also the first path segment of its files.
+    public var name: String
+    /// The Redis stream it is read from.
+    public var stream: String
+    /// When set, only entries whose `redis.route_field` equals this value belong to the entity.
+    /// Required when several entities share a stream.
+    public var route: String?
+    public var payload: Payload = .fields
+    /// Column whose value partitions files (timestamp or date); nil uses the entry id's time.
+    public var timeColumn: String?
+    public var unknownFields: UnknownFieldsPolicy = .ignore
+    /// In the order of the file.
+    public var columns: [ColumnConfig]
+
+    public init(name: String, stream: String, route: String? = nil, payload: Payload = .fields,
+                timeColumn: String? = nil, unknownFields: UnknownFieldsPolicy = .ignore, columns: [ColumnConfig]) {
+        self.name = name
+        self.stream = stream
+        self.route = route
+        self.payload = payload
+        self.timeColumn = timeColumn
+        self.unknownFields = unknownFields
+        self.columns = columns
+    }
+
+    /// Where the event's values are in a stream entry.
+    public enum Payload: Sendable, Equatable {
+        /// The named entry field holds a JSON object.
+        case json(field: String)
+        /// Every entry field is a column; values are strings converted per type.
+        case fields
+
+        public var description: String {
+            switch self {
+            case .json(let f): "json:\(f)"
+            case .fields: "fields"
+            }
+        }
+    }
+}
+
+/// What happens to payload fields no column reads.
+public enum UnknownFieldsPolicy: String, Sendable, Equatable {
+    /// Dropped.
+    case ignore
+    /// The row is rejected.
+    case reject
+    /// Collected into a JSON object in the `_extra` column.
+    case keep
+    /// Added as new nullable columns (widening int64 → float64 → string on conflict), each schema version recorded.
+    case evolve
+}
+
+/// One declared column.
+public struct ColumnConfig: Sendable, Equatable {
+    public var name: String
+    public var type: ColumnType
+    public var nullable: Bool
+    /// Path of the value in the payload; by default the column name. In `fields` mode a single entry field name.
+    public var source: [String]
+
+    public init(name: String, type: ColumnType, nullable: Bool = true, source: [String]? = nil) {
+        self.name = name
+        self.type = type
+        self.nullable = nullable
+        self.source = source ?? [name]
+    }
+
+    public var field: ColumnField { ColumnField(name: name, type: type, nullable: nullable) }
+}
+
+/// Names of the columns lakewriter adds to every file.
+public enum SystemColumns {
+    /// The Redis entry id, or the 1-based line number for `convert`.
+    public static let streamID = "_stream_id"
+    /// Unknown fields as a JSON object, with `unknown_fields: keep`.
+    public static let extra = "_extra"
+}

@@ -1,1 +1,0 @@
-// The Lakehouse module. See README.md for its role.
