@@ -1,17 +1,55 @@
 import Foundation
+import NIOCore
+import ObjectStore
 
-/// Object-store access for the commands (s3:// outputs and inputs).
+/// Object-store access for the commands (s3:// outputs and inputs), with the config's storage settings.
 enum Storage {
-    struct NotAvailable: Error, CustomStringConvertible {
-        var description: String { "s3:// is not available in this build yet (use a local path)" }
+    static func open(bucket: String, storage: StorageConfig) throws -> any ObjectStore {
+        var credentials: S3Credentials?
+        if let key = storage.accessKeyID, let secret = storage.secretAccessKey {
+            credentials = S3Credentials(accessKeyID: key, secretAccessKey: secret, sessionToken: storage.sessionToken)
+        }
+        let options = ObjectStoreOptions(endpoint: storage.endpoint, region: storage.region,
+                                         addressing: storage.pathStyle ? .pathStyle : .virtualHosted,
+                                         credentials: credentials, caCertificateFile: storage.caFile)
+        return try makeObjectStore(url: "s3://\(bucket)", options: options)
     }
 
-    // TODO: wire to the ObjectStore module once it lands on main.
+    /// Streams a local file to `key` (one PUT when small, a multipart upload when large).
     static func upload(file: String, bucket: String, key: String, storage: StorageConfig) async throws {
-        throw NotAvailable()
+        let store = try open(bucket: bucket, storage: storage)
+        do {
+            let writer = store.makeWriter(key: key, options: ObjectWriterOptions(partSize: Int(storage.partSize)))
+            do {
+                guard let handle = FileHandle(forReadingAtPath: file) else { throw CocoaError(.fileReadNoSuchFile) }
+                defer { try? handle.close() }
+                while let chunk = try handle.read(upToCount: 8 << 20), !chunk.isEmpty {
+                    var buffer = ByteBuffer()
+                    buffer.writeBytes(chunk)
+                    try await writer.write(buffer)
+                }
+                _ = try await writer.finish()
+            } catch {
+                await writer.abort()
+                throw error
+            }
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+        try await store.shutdown()
     }
 
     static func download(bucket: String, key: String, to file: String, storage: StorageConfig) async throws {
-        throw NotAvailable()
+        let store = try open(bucket: bucket, storage: storage)
+        do {
+            let buffer = try await store.get(key: key)
+            let data = Data(buffer.readableBytesView)
+            try data.write(to: URL(fileURLWithPath: file))
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+        try await store.shutdown()
     }
 }
