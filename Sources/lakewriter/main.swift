@@ -15,8 +15,8 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "The YAML configuration file.") var config: String
 
     func run() async throws {
-        FileHandle.standardError.write(Data("lakewriter run: not yet implemented\n".utf8))
-        throw ExitCode(Commands.Status.usage)
+        let code = await WorkerMain.run(configPath: config)
+        if code != 0 { throw ExitCode(code) }
     }
 }
 

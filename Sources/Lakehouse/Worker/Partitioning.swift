@@ -70,4 +70,11 @@ public enum ObjectKeys {
     public static func dataFile(entity: String, partition: HourPartition, id: UUIDv7) -> String {
         "\(entity)/\(partition.path)/\(id).parquet"
     }
+
+    /// The entity of a data file key (the segment before `year=`), for labelling retries.
+    public static func entity(ofKey key: String) -> String {
+        let parts = key.split(separator: "/")
+        guard let y = parts.firstIndex(where: { $0.hasPrefix("year=") }), y > 0 else { return "unknown" }
+        return String(parts[y - 1])
+    }
 }

@@ -95,6 +95,13 @@ public final class WorkerMetrics: Sendable {
             .set(Int64(rows))
     }
 
+    /// Buffered plus in-flight (sealed, not yet written) bytes: what `flush.memory_limit` bounds.
+    public func memoryBytes(_ bytes: Int, peak: Int) {
+        gauge("lakewriter_memory_bytes", "Bytes buffered or being written, bounded by flush.memory_limit", [])
+            .set(Int64(bytes))
+        gauge("lakewriter_memory_peak_bytes", "Highest lakewriter_memory_bytes since the start", []).set(Int64(peak))
+    }
+
     public func consumerLag(stream: String, _ lag: Int) {
         gauge("lakewriter_consumer_lag", "Entries in the stream not yet delivered to the group (XINFO GROUPS lag)",
               [("stream", stream)]).set(Int64(lag))
