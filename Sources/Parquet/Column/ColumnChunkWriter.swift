@@ -264,19 +264,29 @@ struct ColumnChunkWriter {
             b.bytes.withUnsafeBytes { raw in
                 b.offsets.withUnsafeBufferPointer { off in
                     let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-                    if !usingDictionary {
-                        plain.reserveCapacity(plain.count + off[r.upperBound] - off[r.lowerBound] + 4 * r.count)
+                    if stats || bloom != nil || usingDictionary {
+                        for i in r {
+                            let start = off[i], len = off[i + 1] - start
+                            let value = UnsafeRawBufferPointer(start: base + start, count: len)
+                            if stats { pageStats.update(bytes: value, signed: false) }
+                            if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
+                            if usingDictionary { indices.append(dictionary!.index(ofBytes: base + start, count: len)) }
+                        }
                     }
-                    for i in r {
-                        let start = off[i], len = off[i + 1] - start
-                        let value = UnsafeRawBufferPointer(start: base + start, count: len)
-                        if stats { pageStats.update(bytes: value, signed: false) }
-                        if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
-                        if usingDictionary {
-                            indices.append(dictionary!.index(ofBytes: base + start, count: len))
-                        } else {
-                            plain.appendLE(UInt32(len))
-                            plain.appendRaw(value)
+                    if !usingDictionary {
+                        // PLAIN: grow once, then write lengths and bytes through a raw pointer.
+                        let dataBytes = off[r.upperBound] - off[r.lowerBound]
+                        let at = plain.count
+                        plain.append(contentsOf: repeatElement(0, count: dataBytes + 4 * r.count))
+                        plain.withUnsafeMutableBytes { dst in
+                            var o = at
+                            for i in r {
+                                let start = off[i], len = off[i + 1] - start
+                                dst.storeBytes(of: UInt32(truncatingIfNeeded: len).littleEndian, toByteOffset: o, as: UInt32.self)
+                                o += 4
+                                if len > 0 { (dst.baseAddress! + o).copyMemory(from: base + start, byteCount: len) }
+                                o += len
+                            }
                         }
                     }
                 }
