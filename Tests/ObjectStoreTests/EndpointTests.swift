@@ -79,4 +79,26 @@ struct EndpointTests {
         #expect(e.description == "PutObject failed (noSuchBucket) bucket=lake key=k status=404 code=NoSuchBucket request-id=R1: "
             + "The specified bucket does not exist (bucket does not exist: create it, or check the bucket name and endpoint)")
     }
+
+    @Test func backoffIsFullJitterUnderTheCap() {
+        let policy = RetryPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+        for retry in 1...12 {
+            let ceiling = min(Duration.seconds(1), .milliseconds(100) * (1 << (retry - 1)))
+            let delays = (0..<200).map { _ in policy.delay(beforeRetry: retry) }
+            #expect(delays.allSatisfy { $0 >= .zero && $0 <= ceiling }, "retry \(retry)")
+            // Full jitter spreads over the whole range, not just near the ceiling.
+            #expect(delays.contains { $0 < ceiling / 2 }, "retry \(retry)")
+        }
+    }
+
+    @Test func factoryReadsCredentialsFromTheEnvironment() async throws {
+        let store = try makeObjectStore(url: "s3://lake/x", options: ObjectStoreOptions(endpoint: "http://127.0.0.1:9"),
+                                        environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+                                                      "AWS_SESSION_TOKEN": "tok"])
+        let s3 = try #require(store as? S3ObjectStore)
+        #expect(s3.configuration.credentials == S3Credentials(accessKeyID: "AKIDENV", secretAccessKey: "s3cr3t", sessionToken: "tok"))
+        #expect(s3.configuration.prefix == "x/")
+        #expect(!"\(s3.configuration)".contains("s3cr3t"))
+        try await store.shutdown()
+    }
 }

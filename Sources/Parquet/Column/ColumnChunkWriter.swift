@@ -58,6 +58,10 @@ struct ColumnChunkWriter {
     let maxRep: UInt8
 
     private var dictionary: DictionaryEncoder?
+    /// Page number in which each dictionary entry was last seen: byte-array statistics then
+    /// compare each distinct value once per page instead of every value.
+    private var seenInPage: [UInt32] = []
+    private var pageNumber: UInt32 = 1
     private var usingDictionary: Bool
     private var bloom: SplitBlockBloomFilter?
 
@@ -268,9 +272,14 @@ struct ColumnChunkWriter {
                         for i in r {
                             let start = off[i], len = off[i + 1] - start
                             let value = UnsafeRawBufferPointer(start: base + start, count: len)
-                            if stats { pageStats.update(bytes: value, signed: false) }
                             if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
-                            if usingDictionary { indices.append(dictionary!.index(ofBytes: base + start, count: len)) }
+                            if usingDictionary {
+                                let idx = dictionary!.index(ofBytes: base + start, count: len)
+                                indices.append(idx)
+                                if stats && firstUseInPage(idx) { pageStats.update(bytes: value, signed: false) }
+                            } else if stats {
+                                pageStats.update(bytes: value, signed: false)
+                            }
                         }
                     }
                     if !usingDictionary {
@@ -297,10 +306,13 @@ struct ColumnChunkWriter {
                 let signed = order == .signedBytes
                 for i in r {
                     let value = UnsafeRawBufferPointer(start: base + i * n, count: n)
-                    if stats { pageStats.update(bytes: value, signed: signed) }
                     if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
                     if usingDictionary {
-                        indices.append(dictionary!.index(ofBytes: base + i * n, count: n))
+                        let idx = dictionary!.index(ofBytes: base + i * n, count: n)
+                        indices.append(idx)
+                        if stats && firstUseInPage(idx) { pageStats.update(bytes: value, signed: signed) }
+                    } else if stats {
+                        pageStats.update(bytes: value, signed: signed)
                     }
                 }
                 if !usingDictionary {
@@ -308,6 +320,18 @@ struct ColumnChunkWriter {
                 }
             }
         }
+    }
+
+    @inline(__always)
+    private mutating func firstUseInPage(_ idx: UInt32) -> Bool {
+        let i = Int(idx)
+        if i == seenInPage.count {
+            seenInPage.append(pageNumber)
+            return true
+        }
+        if seenInPage[i] == pageNumber { return false }
+        seenInPage[i] = pageNumber
+        return true
     }
 
     @inline(__always)
@@ -414,6 +438,7 @@ struct ColumnChunkWriter {
         plain.removeAll(keepingCapacity: true)
         bools.removeAll(keepingCapacity: true)
         pageStats.reset()
+        pageNumber &+= 1
         pageValues = 0
         pageLevels = 0
         pageRows = 0
