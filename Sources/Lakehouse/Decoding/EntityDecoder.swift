@@ -82,6 +82,8 @@ public final class EntityDecoder {
     private var dryRunBatch: RowBatch
     /// Index of the entity's time column among `columns`, or -1.
     private let timeColumn: Int
+    /// True between a successful stage and its commit: a failed or already committed row is never appended.
+    private var hasStagedRow = false
 
     /// - Parameters:
     ///   - schema: the file schema (declared plus evolved columns); default: the declared columns.
@@ -273,6 +275,7 @@ public final class EntityDecoder {
 
     @inline(__always)
     private func beginRow() {
+        hasStagedRow = false
         generation &+= 1
         if generation == 0 {
             for i in 0..<columns.count { staged[i].generation = 0 }
@@ -527,11 +530,15 @@ public final class EntityDecoder {
         for c in requiredColumns where staged[c].generation != generation || staged[c].isNull {
             throw error(.required, columns[c].sourcePath, "required field is missing or null", UnsafeRawBufferPointer(start: nil, count: 0))
         }
+        hasStagedRow = true
     }
 
     /// Appends the row staged by the last successful ``stageJSON(_:)`` or ``stageFields(count:name:value:)``
-    /// to `batch` (a batch of this decoder's schema), with `streamID` in `_stream_id`. Call it at most once per staged row.
+    /// to `batch` (a batch of this decoder's schema), with `streamID` in `_stream_id`. Exactly once per
+    /// successfully staged row: committing after a failed stage or twice is a programming error (trap).
     public func commitStaged(streamID: UnsafeRawBufferPointer, into batch: inout RowBatch) {
+        precondition(hasStagedRow, "commitStaged without a successfully staged row")
+        hasStagedRow = false
         for ci in 0..<columns.count {
             let slot = staged + ci
             if nestedFlags[ci] {
