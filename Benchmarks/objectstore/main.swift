@@ -69,5 +69,5 @@ let sorted = rates.sorted()
 let median = sorted[sorted.count / 2]
 print("lakewriter objectstore: \(objectMiB) MiB, part \(partMiB) MiB x\(concurrency), runs \(runs): "
       + "median \(String(format: "%.1f", median)) MiB/s, best \(String(format: "%.1f", sorted.last!)) MiB/s")
-print("RESULT impl=lakewriter mib=\(objectMiB) runs=\(runs) median_mib_s=\(String(format: "%.2f", median)) "
+print("RESULT impl=lakewriter label=\(env("BENCH_LABEL") ?? "default") part_mib=\(partMiB) concurrency=\(concurrency) mib=\(objectMiB) runs=\(runs) median_mib_s=\(String(format: "%.2f", median)) "
       + "best_mib_s=\(String(format: "%.2f", sorted.last!))")

@@ -48,7 +48,8 @@ def main():
     flush()
     elapsed = time.time() - t0
     print(json.dumps({"events": done, "seconds": elapsed, "events_per_s": done / elapsed,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
 
 if __name__ == "__main__":
     main()

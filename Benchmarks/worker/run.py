@@ -52,7 +52,7 @@ redis: {{url: "{url}", group: lw, consumer: lw-1, batch: 1000, block: 1s, claim_
 storage: {{url: "s3://{bucket}/lw", endpoint: "{endpoint}", region: us-east-1, path_style: true,
           access_key_id: "{key}", secret_access_key: "{secret}"}}
 parquet: {{compression: snappy}}
-flush: {{max_rows: 100000, max_bytes: 128MiB, max_age: 60s, idle: 2s, memory_limit: 512MiB, shutdown_grace: 25s}}
+flush: {{max_rows: 100000, max_bytes: 128MiB, max_age: 60s, idle: 250ms, memory_limit: 512MiB, shutdown_grace: 25s}}
 http: {{listen: "127.0.0.1:0"}}
 log: {{level: warning}}
 entities:
@@ -82,13 +82,16 @@ entities:
         time.sleep(0.05)
     elapsed = time.time() - t0
     peak = max(peak, peak_rss_mb(proc.pid))
+    stat = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
     proc.terminate(); proc.wait(timeout=60)
-    lw = {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "peak_rss_mb": peak}
+    lw = {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "peak_rss_mb": peak, "cpu_s": cpu}
     print(f"| writer | events | seconds | events/s | peak RSS |")
     print(f"| --- | ---: | ---: | ---: | ---: |")
     for name, x in [("Python (redis-py + pyarrow + boto3)", py), ("lakewriter run", lw)]:
         print(f"| {name} | {x['events']} | {x['seconds']:.2f} | {x['events_per_s']:,.0f} | {x['peak_rss_mb']:.0f} MB |")
-    print(f"\nlakewriter / Python: {lw['events_per_s'] / py['events_per_s']:.2f}x events/s (goal: >= 6x)")
+    print(f"\nlakewriter / Python: {lw['events_per_s'] / py['events_per_s']:.2f}x events/s (goal: >= 6x); "
+          f"lakewriter CPU {lw['cpu_s']:.2f} s for {lw['seconds']:.2f} s wall, Python CPU {py.get('cpu_s', 0):.2f} s")
 
 if __name__ == "__main__":
     main()

@@ -153,7 +153,7 @@ import TestSupport
 
     @Test func severalEntitiesLandOnceEachInHivePartitionsAndBadEntriesAreDeadLettered() async throws {
         let env = try Self.env()
-        let id = Self.unique(), bucket = "w-\(id)"
+        let id = Self.unique(), bucket = "lakewriter-worker-tests/\(id)"  // one bucket, a prefix per test (SeaweedFS volumes per bucket)
         let store = try await Self.makeStore(env, bucket: bucket)
         let config = try Self.config(env, id: id, bucket: bucket)
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
@@ -218,6 +218,13 @@ import TestSupport
             where hour(ts at time zone 'UTC') <> hour::int or day(ts at time zone 'UTC') <> day::int
             """) as! [[Any]]
         #expect(mismatches[0][0] as? Int == 0)
+        // Orders are partitioned by created_at (inside the JSON payload), spanning 16:20–18:50 UTC.
+        let orderHours = try Self.duckdb(env, """
+            select count(*) filter (where hour(created_at at time zone 'UTC') <> hour::int), count(distinct hour)
+            from read_parquet('\(dir.path)/lake/orders/**/*.parquet', hive_partitioning=true)
+            """) as! [[Any]]
+        #expect(orderHours[0][0] as? Int == 0)
+        #expect(orderHours[0][1] as? Int == 3)
         let orderSum = try Self.duckdb(env, "select sum(amount)::varchar, count(distinct order_id) from read_parquet('\(dir.path)/lake/orders/**/*.parquet')") as! [[Any]]
         #expect(orderSum[0][0] as? String == "44925.00")  // Σ (i + 0.25), i < 300
         #expect(orderSum[0][1] as? Int == 300)
@@ -231,8 +238,9 @@ import TestSupport
         for e in dead {
             let fields = e.array?[1].array?.compactMap { $0.text } ?? []
             var map: [String: String] = [:]
-            for i in stride(from: 0, to: fields.count - 1, by: 2) { map[fields[i]] = fields[i + 1] }
+            for i in stride(from: 0, to: fields.count - 1, by: 2) { map[fields[i]] = fields[i + 1] }  // last wins
             #expect(!(map["error"] ?? "").isEmpty)
+            #expect(["orders", "clicks", ""].contains(map["entity"] ?? "?"))  // the entity, not the route value
             sourceIDs.append(map["source_id"] ?? "")
         }
         #expect(Set(sourceIDs) == Set(badIDs))
@@ -240,7 +248,7 @@ import TestSupport
 
     @Test func idleBufferIsFlushedWithoutNewTraffic() async throws {
         let env = try Self.env()
-        let id = Self.unique(), bucket = "w-\(id)"
+        let id = Self.unique(), bucket = "lakewriter-worker-tests/\(id)"  // one bucket, a prefix per test (SeaweedFS volumes per bucket)
         let store = try await Self.makeStore(env, bucket: bucket)
         let config = try Self.config(env, id: id, bucket: bucket)
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
@@ -259,7 +267,7 @@ import TestSupport
 
     @Test func memoryLimitHoldsUnderAFastProducer() async throws {
         let env = try Self.env()
-        let id = Self.unique(), bucket = "w-\(id)"
+        let id = Self.unique(), bucket = "lakewriter-worker-tests/\(id)"  // one bucket, a prefix per test (SeaweedFS volumes per bucket)
         let store = try await Self.makeStore(env, bucket: bucket)
         // 256 KiB of buffered data at most, rows and age limits out of reach.
         let config = try Self.config(env, id: id, bucket: bucket, extraFlush: "")
@@ -305,7 +313,7 @@ import TestSupport
 
     @Test func storageOutageLosesNothing() async throws {
         let env = try Self.env()
-        let id = Self.unique(), bucket = "w-\(id)"
+        let id = Self.unique(), bucket = "lakewriter-worker-tests/\(id)"  // one bucket, a prefix per test (SeaweedFS volumes per bucket)
         let store = try await Self.makeStore(env, bucket: bucket)
         let s3Port = Int(env.s3Endpoint.split(separator: ":").last!)!
         let proxy = try TCPProxy(targetPort: s3Port)
@@ -393,7 +401,7 @@ import TestSupport
     @Test func sigtermDrainsEverythingAndExitsZero() async throws {
         let env = try WorkerTests.env()
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build lakewriter first (swift build)")
-        let id = WorkerTests.unique(), bucket = "p-\(id)"
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
         let store = try await WorkerTests.makeStore(env, bucket: bucket)
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
@@ -420,7 +428,7 @@ import TestSupport
 
     @Test func secondSignalExitsAtOnceWithoutAcknowledging() async throws {
         let env = try WorkerTests.env()
-        let id = WorkerTests.unique(), bucket = "p-\(id)"
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
         _ = try await WorkerTests.makeStore(env, bucket: bucket)
         let s3Port = Int(env.s3Endpoint.split(separator: ":").last!)!
         let proxy = try TCPProxy(targetPort: s3Port)

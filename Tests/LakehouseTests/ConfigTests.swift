@@ -263,6 +263,15 @@ import Testing
         """, path: "entities.b.route", line: 7, contains: "already used by entity a")
     }
 
+    @Test func resolvedStorageURL() {
+        var s = StorageConfig()
+        #expect(s.resolvedURL(relativeTo: "/srv") == "file:///srv/lake")
+        s.url = "file:///var/lib/lake"
+        #expect(s.resolvedURL(relativeTo: "/srv") == "file:///var/lib/lake")
+        s.url = "s3://b/p"
+        #expect(s.resolvedURL(relativeTo: "/srv") == "s3://b/p")
+    }
+
     @Test func routedEntitiesParse() throws {
         let c = try load("""
         redis: {route_field: kind}

@@ -231,3 +231,36 @@ import Testing
         #expect(b.rowCount == 2)
     }
 }
+
+/// Stage/commit split: the worker reads the time partition before choosing a batch.
+@Suite struct StagingTests {
+    @Test func stagedTimeAndCommit() throws {
+        let yaml = """
+        entities:
+          t: {stream: s, payload: "json:data", time: at, columns: {at: "timestamp(ms, utc)", n: int32}}
+          d: {stream: s2, time: day, columns: {day: date not null}}
+        """
+        let config = try ConfigLoader(environment: [:]).load(yaml: yaml)
+        let decoder = try EntityDecoder(entity: try #require(config.entity(named: "t")))
+        var batch = decoder.makeBatch()
+        let payload = Array(#"{"at": "2024-05-01T12:00:00.123Z", "n": 5}"#.utf8)
+        let e = withBytes(payload) { p throws(DecodeError) in
+            try decoder.stageJSON(p)
+            #expect(decoder.stagedTimeMicros == 1_714_564_800_123_000)
+            #expect(batch.rowCount == 0)
+            decoder.commitStaged(streamID: p, into: &batch)
+        }
+        #expect(e == nil)
+        #expect(batch.rowCount == 1)
+        #expect(withBytes(Array(#"{"n": 1}"#.utf8)) { p throws(DecodeError) in try decoder.stageJSON(p) } == nil)
+        #expect(decoder.stagedTimeMicros == nil)
+
+        let dates = try EntityDecoder(entity: try #require(config.entity(named: "d")))
+        let names = [Array("day".utf8)], values = [Array("1970-01-02".utf8)]
+        #expect(withBytes([]) { _ throws(DecodeError) in
+            try dates.stageFields(count: 1, name: { i in names[i].withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count) } },
+                                  value: { i in values[i].withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count) } })
+        } == nil)
+        #expect(dates.stagedTimeMicros == 86_400_000_000)
+    }
+}

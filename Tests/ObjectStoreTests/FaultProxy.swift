@@ -16,6 +16,8 @@ final class FaultProxy: Sendable {
         case serviceUnavailable
         case drop
         case stall(milliseconds: Int)
+        /// 200 OK whose body is an S3 `<Error>` (CompleteMultipartUpload does this).
+        case okWithError(code: String)
     }
 
     let port: Int
@@ -85,6 +87,14 @@ final class FaultProxy: Sendable {
             _ = readHead(client)
             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault-proxy</RequestId></Error>"
             let response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            sendAll(client, Array(response.utf8))
+            shutdown(client, Int32(SHUT_WR))
+            drain(client)
+            close(client)
+        case .okWithError(let code):
+            _ = readHead(client)
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n<Error><Code>\(code)</Code><Message>injected</Message><RequestId>fault-proxy</RequestId></Error>"
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
             sendAll(client, Array(response.utf8))
             shutdown(client, Int32(SHUT_WR))
             drain(client)

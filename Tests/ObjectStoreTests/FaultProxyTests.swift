@@ -102,4 +102,35 @@ struct FaultProxyTests {
         }
         try await store.shutdown()
     }
+
+    @Test func completeWithErrorBodyIsRetriedOrReported() async throws {
+        try await S3Test.withBucket("complete200") { direct in
+            let upstream = try #require(TestEnvironment.s3Endpoint)
+            let data = randomBytes(6 << 20, seed: 13)
+            for (code, expectSuccess) in [("InternalError", true), ("InvalidPart", false)] {
+                let key = "complete-\(code).bin"
+                let upload = try await direct.createMultipartUpload(key: key)
+                let part = try await direct.uploadPart(upload, partNumber: 1, body: ByteBuffer(bytes: data))
+                let proxy = try FaultProxy(upstream: upstream, script: [.okWithError(code: code)])
+                defer { proxy.stop() }
+                let store = try proxiedStore(proxy, like: direct,
+                                             retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)))
+                if expectSuccess {
+                    // InternalError in a 200 is transient: the retry completes the upload.
+                    try await store.completeMultipartUpload(upload, parts: [part])
+                    #expect(store.retryCount == 1)
+                    #expect(try await direct.get(key: key).bytes == data)
+                } else {
+                    await #expect { try await store.completeMultipartUpload(upload, parts: [part]) } throws: { error in
+                        guard let e = error as? ObjectStoreError else { return false }
+                        return e.operation == "CompleteMultipartUpload" && e.status == 200 && e.s3Code == "InvalidPart"
+                            && e.code == .invalidResponse
+                    }
+                    #expect(try await direct.head(key: key) == nil)
+                    try await direct.abortMultipartUpload(upload)
+                }
+                try await store.shutdown()
+            }
+        }
+    }
 }

@@ -199,7 +199,11 @@ struct S3StoreTests {
                 try await writer.write([1, 2, 3])
                 return try await writer.finish()
             }
-            while firstWriteDone.value.load(ordering: .acquiring) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while firstWriteDone.value.load(ordering: .acquiring) == 0 {
+                try #require(ContinuousClock.now < deadline, "first write never completed")
+                try await Task.sleep(for: .milliseconds(5))
+            }
             #expect(await writer.partsStarted == 2)
             task.cancel()
             let result = await task.result

@@ -28,13 +28,22 @@ enum S3Test {
 
     /// One bucket per test process: SeaweedFS gives every bucket its own volumes and
     /// scripts/test allows only a few, so tests share a bucket and isolate by prefix.
-    static let sharedBucket = uniqueBucket("objectstore")
+    /// A fixed name, so repeated runs against one SeaweedFS reuse it instead of using up volumes.
+    static let sharedBucket = "lakewriter-objectstore-tests"
     private static let bucketReady = BucketOnce()
 
     static func ensureSharedBucket() async throws {
         try await bucketReady.run {
             let store = try S3ObjectStore(configuration: configuration(bucket: sharedBucket))
-            do { try await store.createBucket() } catch { try? await store.shutdown(); throw error }
+            do {
+                try await store.createBucket()
+            } catch let error as ObjectStoreError where error.status == 409 {
+                // Created by an earlier run against the same server: fine if it answers.
+                _ = try? await store.list(prefix: "", continuationToken: nil, maxKeys: 1)
+            } catch {
+                try? await store.shutdown()
+                throw error
+            }
             try await store.shutdown()
         }
     }

@@ -44,6 +44,7 @@ public enum Commands {
 
     // MARK: convert
 
+    /// The options of `lakewriter convert`.
     public struct ConvertArguments: Sendable {
         public var config: String
         public var entity: String

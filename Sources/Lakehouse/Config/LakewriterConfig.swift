@@ -1,3 +1,5 @@
+import Foundation
+
 /// The whole lakewriter configuration, read from YAML by ``ConfigLoader``.
 /// Every section has documented defaults, so a file may name only what differs.
 public struct LakewriterConfig: Sendable, Equatable {
@@ -62,6 +64,14 @@ public struct StorageConfig: Sendable, Equatable {
     /// The parsed `url`.
     public var location: StorageLocation {
         StorageLocation(url) ?? .file(path: url)
+    }
+
+    /// `url` with a relative `file://` path made absolute against `directory` (default: the
+    /// current directory), the form the ObjectStore module opens.
+    public func resolvedURL(relativeTo directory: String = FileManager.default.currentDirectoryPath) -> String {
+        guard case .file(let path) = location, !path.hasPrefix("/") else { return url }
+        let trimmed = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        return "file://" + (directory.hasSuffix("/") ? directory : directory + "/") + trimmed
     }
 }
 

@@ -78,6 +78,12 @@ public final class EntityDecoder {
     private let policy: UnknownFieldsPolicy
     private let isFieldsPayload: Bool
     private let ignoredFields: KeyTable
+    /// Never appended to: nested values are validated against it before the real commit.
+    private var dryRunBatch: RowBatch
+    /// Index of the entity's time column among `columns`, or -1.
+    private let timeColumn: Int
+    /// True between a successful stage and its commit: a failed or already committed row is never appended.
+    private var hasStagedRow = false
 
     /// - Parameters:
     ///   - schema: the file schema (declared plus evolved columns); default: the declared columns.
@@ -112,6 +118,8 @@ public final class EntityDecoder {
         if schema.hasExtra { leaf += 1 }
         streamIDLeaf = leaf
         requiredColumns = cols.indices.filter { !cols[$0].nullable }
+        timeColumn = entity.timeColumn.flatMap { t in cols.firstIndex { $0.name == t } } ?? -1
+        dryRunBatch = RowBatch(parquetSchema)
 
         // Key space: in `fields` mode each source is one entry field name, taken whole.
         let flat = isFieldsPayload
@@ -163,6 +171,15 @@ public final class EntityDecoder {
     /// On error nothing is appended.
     public func decodeJSON(_ payload: UnsafeRawBufferPointer, streamID: UnsafeRawBufferPointer,
                            into batch: inout RowBatch) throws(DecodeError) {
+        try stageJSON(payload)
+        commitStaged(streamID: streamID, into: &batch)
+    }
+
+    /// First half of ``decodeJSON(_:streamID:into:)``: parses and checks the whole row without
+    /// appending anything, so the caller can pick the batch from ``stagedTimeMicros`` (the time
+    /// partition) before ``commitStaged(streamID:into:)``. `payload` must stay alive and unchanged
+    /// until the commit: staged strings point into it.
+    public func stageJSON(_ payload: UnsafeRawBufferPointer) throws(DecodeError) {
         beginRow()
         var s = JSONScanner(payload)
         do {
@@ -171,7 +188,7 @@ public final class EntityDecoder {
                 throw error(.notAnObject, "", "the payload is not a JSON object", payload)
             }
             s.p += 1
-            try members(&s, root, top: true, batch: &batch)
+            try members(&s, root, top: true, batch: &dryRunBatch)
             guard s.peek() == 0 else { throw error(.syntax, "", "unexpected text after the object", remaining(s)) }
         } catch let e as DecodeError {
             throw e
@@ -182,7 +199,23 @@ public final class EntityDecoder {
         } catch {
             throw DecodeError(entity: entity.name, field: "", reason: .syntax, message: "\(error)", text: "")
         }
-        try commit(streamID: streamID, batch: &batch)
+        try checkRequired()
+    }
+
+    /// The staged row's time column (`time:` of the entity) in microseconds since the epoch
+    /// (dates at midnight UTC); nil when the entity has none or the row's value is null.
+    public var stagedTimeMicros: Int64? {
+        guard timeColumn >= 0 else { return nil }
+        let slot = staged + timeColumn
+        guard slot.pointee.generation == generation, !slot.pointee.isNull else { return nil }
+        let v = slot.pointee.value.i
+        let spec = specs[timeColumn]
+        if spec.kind == .date { return v * 86_400_000_000 }
+        switch spec.unit {
+        case .millis: return v * 1000
+        case .micros: return v
+        case .nanos: return v / 1000 - (v % 1000 < 0 ? 1 : 0)
+        }
     }
 
     /// Decodes each non-empty line of `text` (JSON Lines); a convenience for tests and small inputs.
@@ -242,6 +275,7 @@ public final class EntityDecoder {
 
     @inline(__always)
     private func beginRow() {
+        hasStagedRow = false
         generation &+= 1
         if generation == 0 {
             for i in 0..<columns.count { staged[i].generation = 0 }
@@ -413,6 +447,13 @@ public final class EntityDecoder {
     /// Scalar columns read the value text; json, list, struct and map columns parse it as JSON.
     public func decodeFields(count: Int, name: (Int) -> UnsafeRawBufferPointer, value: (Int) -> UnsafeRawBufferPointer,
                              streamID: UnsafeRawBufferPointer, into batch: inout RowBatch) throws(DecodeError) {
+        try stageFields(count: count, name: name, value: value)
+        commitStaged(streamID: streamID, into: &batch)
+    }
+
+    /// First half of ``decodeFields(count:name:value:streamID:into:)`` (see ``stageJSON(_:)``);
+    /// the field values must stay alive until the commit.
+    public func stageFields(count: Int, name: (Int) -> UnsafeRawBufferPointer, value: (Int) -> UnsafeRawBufferPointer) throws(DecodeError) {
         beginRow()
         var hint = 0
         for f in 0..<count {
@@ -455,7 +496,7 @@ public final class EntityDecoder {
             } else {
                 var s = JSONScanner(text)
                 do throws(NestedDecoder.Failure) {
-                    try nested.run(columns[col].nested!, &s, parentDef: 0, rep: 0, commit: false, batch: &batch)
+                    try nested.run(columns[col].nested!, &s, parentDef: 0, rep: 0, commit: false, batch: &dryRunBatch)
                     guard s.peek() == 0 else { throw nested.fail(.syntax, "unexpected text after the value", s) }
                 } catch {
                     throw DecodeError(entity: entity.name, field: error.path.dotted(prefix: field),
@@ -464,7 +505,7 @@ public final class EntityDecoder {
                 slot.pointee.raw = text
             }
         }
-        try commit(streamID: streamID, batch: &batch)
+        try checkRequired()
     }
 
     private func unknownField(_ key: UnsafeRawBufferPointer, _ text: UnsafeRawBufferPointer) throws(DecodeError) {
@@ -485,10 +526,19 @@ public final class EntityDecoder {
 
     // MARK: - Commit
 
-    private func commit(streamID: UnsafeRawBufferPointer, batch: inout RowBatch) throws(DecodeError) {
+    private func checkRequired() throws(DecodeError) {
         for c in requiredColumns where staged[c].generation != generation || staged[c].isNull {
             throw error(.required, columns[c].sourcePath, "required field is missing or null", UnsafeRawBufferPointer(start: nil, count: 0))
         }
+        hasStagedRow = true
+    }
+
+    /// Appends the row staged by the last successful ``stageJSON(_:)`` or ``stageFields(count:name:value:)``
+    /// to `batch` (a batch of this decoder's schema), with `streamID` in `_stream_id`. Exactly once per
+    /// successfully staged row: committing after a failed stage or twice is a programming error (trap).
+    public func commitStaged(streamID: UnsafeRawBufferPointer, into batch: inout RowBatch) {
+        precondition(hasStagedRow, "commitStaged without a successfully staged row")
+        hasStagedRow = false
         for ci in 0..<columns.count {
             let slot = staged + ci
             if nestedFlags[ci] {

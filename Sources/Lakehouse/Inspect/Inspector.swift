@@ -3,6 +3,7 @@ import Parquet
 
 /// What `lakewriter inspect` shows of a Parquet file, read from its footer only.
 public struct InspectReport: Sendable {
+    /// One schema element (group or leaf), depth-first.
     public struct SchemaNode: Sendable {
         /// Dotted path from the root (`lines.list.element.sku`).
         public var path: String
@@ -15,6 +16,7 @@ public struct InspectReport: Sendable {
         public var isLeaf: Bool
     }
 
+    /// One column chunk of a row group.
     public struct Chunk: Sendable {
         public var path: String
         public var codec: String
@@ -28,6 +30,7 @@ public struct InspectReport: Sendable {
         public var max: String?
     }
 
+    /// One row group and its column chunks.
     public struct RowGroupInfo: Sendable {
         public var rows: Int64
         public var compressedBytes: Int64

@@ -37,11 +37,10 @@ struct TimeLocator {
                 var found = false
                 if s.isEmptyContainer(close: UInt8(ascii: "}")) { return nil }
                 repeat {
-                    try s.expect(UInt8(ascii: "\""), "a key")
+                    guard s.peek() == UInt8(ascii: "\"") else { return nil }
                     var nonASCII = false
                     let k = try s.readString(scratch, nonASCII: &nonASCII)
-                    try s.expect(UInt8(ascii: ":"), "':'")
-                    s.p += 1
+                    try s.expect(UInt8(ascii: ":"), "':'")  // consumes the colon
                     if k.elementsEqual(key) { found = true; break }
                     try s.skipValue()
                 } while try s.nextSeparator(close: UInt8(ascii: "}"))

@@ -162,15 +162,18 @@ public final class LakewriterWorker: Service, Sendable {
         var ackIDs = result.ackNow
         for d in result.deadLetters {
             let entry = batch.entries[d.entry]
-            var fields = [
+            // The original fields first, then ours: a reader that folds fields into a map (redis-py,
+            // most clients) sees our `entity` and `error` even when the route field is named `entity`.
+            var fields: [StreamField] = []
+            for f in entry.fieldIndices {
+                fields.append(StreamField(batch.bytes[batch.fields[f].name], batch.bytes[batch.fields[f].value]))
+            }
+            fields += [
                 StreamField("error", d.error),
                 StreamField("entity", d.entity),
                 StreamField("source_id", entry.id.description),
                 StreamField("source_stream", batch.stream),
             ]
-            for f in entry.fieldIndices {
-                fields.append(StreamField(batch.bytes[batch.fields[f].name], batch.bytes[batch.fields[f].value]))
-            }
             try await retrying("dead-letter XADD", stream: batch.stream) {
                 _ = try await self.client.add(stream: batch.stream + ":dlq", fields: fields, maxLength: 100_000)
             }

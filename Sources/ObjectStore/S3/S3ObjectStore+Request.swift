@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// One S3 API call before signing: what `S3ObjectStore.send` needs to run and retry it.
 struct S3Call: Sendable {
@@ -101,6 +102,12 @@ extension S3ObjectStore {
                 throw CancellationError()
             } catch is CancellationError {
                 throw CancellationError()
+            } catch let error where error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+                // Certificate problems do not heal by retrying.
+                throw ObjectStoreError(code: .invalidConfiguration, operation: call.operation, bucket: configuration.bucket,
+                                       key: call.key.map { configuration.prefix + $0 },
+                                       message: "TLS with \(endpoint.origin) failed: \(error); check the endpoint's certificate, "
+                                           + "or set caCertificateFile to the CA that signed it", attempts: attempt)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 let timeout = [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded]

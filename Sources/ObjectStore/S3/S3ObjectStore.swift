@@ -31,6 +31,9 @@ public final class S3ObjectStore: ObjectStore {
         http.timeout = .init(connect: TimeAmount(configuration.connectTimeout), read: TimeAmount(configuration.readTimeout))
         http.connectionPool = .init(idleTimeout: .seconds(60),
                                     concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, configuration.maxConnections))
+        // The pool would otherwise retry failed connects silently until the request deadline;
+        // connection failures go through RetryPolicy like every other transient failure.
+        http.connectionPool.retryConnectionEstablishment = false
         http.decompression = .disabled
         if endpoint.scheme == "https" {
             var tls = TLSConfiguration.makeClientConfiguration()

@@ -58,6 +58,10 @@ struct ColumnChunkWriter {
     let maxRep: UInt8
 
     private var dictionary: DictionaryEncoder?
+    /// Page number in which each dictionary entry was last seen: byte-array statistics then
+    /// compare each distinct value once per page instead of every value.
+    private var seenInPage: [UInt32] = []
+    private var pageNumber: UInt32 = 1
     private var usingDictionary: Bool
     private var bloom: SplitBlockBloomFilter?
 
@@ -264,19 +268,34 @@ struct ColumnChunkWriter {
             b.bytes.withUnsafeBytes { raw in
                 b.offsets.withUnsafeBufferPointer { off in
                     let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-                    if !usingDictionary {
-                        plain.reserveCapacity(plain.count + off[r.upperBound] - off[r.lowerBound] + 4 * r.count)
+                    if stats || bloom != nil || usingDictionary {
+                        for i in r {
+                            let start = off[i], len = off[i + 1] - start
+                            let value = UnsafeRawBufferPointer(start: base + start, count: len)
+                            if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
+                            if usingDictionary {
+                                let idx = dictionary!.index(ofBytes: base + start, count: len)
+                                indices.append(idx)
+                                if stats && firstUseInPage(idx) { pageStats.update(bytes: value, signed: false) }
+                            } else if stats {
+                                pageStats.update(bytes: value, signed: false)
+                            }
+                        }
                     }
-                    for i in r {
-                        let start = off[i], len = off[i + 1] - start
-                        let value = UnsafeRawBufferPointer(start: base + start, count: len)
-                        if stats { pageStats.update(bytes: value, signed: false) }
-                        if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
-                        if usingDictionary {
-                            indices.append(dictionary!.index(ofBytes: base + start, count: len))
-                        } else {
-                            plain.appendLE(UInt32(len))
-                            plain.appendRaw(value)
+                    if !usingDictionary {
+                        // PLAIN: grow once, then write lengths and bytes through a raw pointer.
+                        let dataBytes = off[r.upperBound] - off[r.lowerBound]
+                        let at = plain.count
+                        plain.append(contentsOf: repeatElement(0, count: dataBytes + 4 * r.count))
+                        plain.withUnsafeMutableBytes { dst in
+                            var o = at
+                            for i in r {
+                                let start = off[i], len = off[i + 1] - start
+                                dst.storeBytes(of: UInt32(truncatingIfNeeded: len).littleEndian, toByteOffset: o, as: UInt32.self)
+                                o += 4
+                                if len > 0 { (dst.baseAddress! + o).copyMemory(from: base + start, byteCount: len) }
+                                o += len
+                            }
                         }
                     }
                 }
@@ -287,10 +306,13 @@ struct ColumnChunkWriter {
                 let signed = order == .signedBytes
                 for i in r {
                     let value = UnsafeRawBufferPointer(start: base + i * n, count: n)
-                    if stats { pageStats.update(bytes: value, signed: signed) }
                     if bloom != nil { bloom!.insert(hash: XXHash64.hash(value)) }
                     if usingDictionary {
-                        indices.append(dictionary!.index(ofBytes: base + i * n, count: n))
+                        let idx = dictionary!.index(ofBytes: base + i * n, count: n)
+                        indices.append(idx)
+                        if stats && firstUseInPage(idx) { pageStats.update(bytes: value, signed: signed) }
+                    } else if stats {
+                        pageStats.update(bytes: value, signed: signed)
                     }
                 }
                 if !usingDictionary {
@@ -298,6 +320,18 @@ struct ColumnChunkWriter {
                 }
             }
         }
+    }
+
+    @inline(__always)
+    private mutating func firstUseInPage(_ idx: UInt32) -> Bool {
+        let i = Int(idx)
+        if i == seenInPage.count {
+            seenInPage.append(pageNumber)
+            return true
+        }
+        if seenInPage[i] == pageNumber { return false }
+        seenInPage[i] = pageNumber
+        return true
     }
 
     @inline(__always)
@@ -404,6 +438,7 @@ struct ColumnChunkWriter {
         plain.removeAll(keepingCapacity: true)
         bools.removeAll(keepingCapacity: true)
         pageStats.reset()
+        pageNumber &+= 1
         pageValues = 0
         pageLevels = 0
         pageRows = 0

@@ -105,6 +105,16 @@ final class RedisConnection {
         if rc != REDIS_OK { throw ioError(operation: operation, stream: stream) }
     }
 
+    /// Queues a command and writes it out now, without waiting for the reply (read it later with
+    /// ``readReply(operation:stream:_:)``): the server works on it while this thread does other things.
+    func send(_ argv: Argv, operation: String, stream: String?) throws(RedisError) {
+        try append(argv, operation: operation, stream: stream)
+        var done: Int32 = 0
+        repeat {
+            if redisBufferWrite(ctx, &done) != REDIS_OK { throw ioError(operation: operation, stream: stream) }
+        } while done == 0
+    }
+
     /// Reads the next reply of a pipeline (flushing queued commands first).
     func readReply<R>(operation: String, stream: String?,
                       _ body: (Reply) throws(RedisError) -> R) throws(RedisError) -> R {

@@ -169,10 +169,20 @@ final class ReaderThread: @unchecked Sendable {
         var failures = 0
         var everConnected = false
         var fatal: RedisError?
+        let prefetch = max(1, config.prefetch)
+        // A `>` read already written to the socket whose reply has not been read yet.
+        var readInFlight = false
+        var newEntriesRead = Argv(capacity: 64 + streams.count * 48, arguments: 10 + streams.count * 2)
+        newEntriesRead.append("XREADGROUP"); newEntriesRead.append("GROUP"); newEntriesRead.append(config.group)
+        newEntriesRead.append(config.consumer); newEntriesRead.append("COUNT"); newEntriesRead.append(config.count)
+        newEntriesRead.append("BLOCK"); newEntriesRead.append(blockMillis); newEntriesRead.append("STREAMS")
+        for s in streams { newEntriesRead.append(s) }
+        for _ in streams { newEntriesRead.append(">") }
+        let allNamed = streams.count == 1 ? streams[0] : streams.joined(separator: ",")
 
         loop: while true {
             lock.lock()
-            while !stopped && buffered >= max(1, config.prefetch) { lock.wait() }
+            while !readInFlight && !stopped && buffered >= prefetch { lock.wait() }
             let stopNow = stopped
             lock.unlock()
             if stopNow { break }
@@ -204,21 +214,39 @@ final class ReaderThread: @unchecked Sendable {
 
                 var pendingStreams: [Int] = []
                 for i in streams.indices { if case .pending = cursors[i] { pendingStreams.append(i) } }
-                let reading = pendingStreams.isEmpty ? Array(streams.indices) : pendingStreams
-                var a = Argv(capacity: 64 + reading.count * 48, arguments: 10 + reading.count * 2)
-                a.append("XREADGROUP"); a.append("GROUP"); a.append(config.group); a.append(config.consumer)
-                a.append("COUNT"); a.append(config.count)
-                if pendingStreams.isEmpty { a.append("BLOCK"); a.append(blockMillis) }
-                a.append("STREAMS")
-                for i in reading { a.append(streams[i]) }
-                for i in reading {
-                    if case .pending(let after) = cursors[i] { a.append(after) } else { a.append(">") }
+                let named: String
+                if !pendingStreams.isEmpty {
+                    var a = Argv(capacity: 64 + pendingStreams.count * 48, arguments: 8 + pendingStreams.count * 2)
+                    a.append("XREADGROUP"); a.append("GROUP"); a.append(config.group); a.append(config.consumer)
+                    a.append("COUNT"); a.append(config.count); a.append("STREAMS")
+                    for i in pendingStreams { a.append(streams[i]) }
+                    for i in pendingStreams {
+                        if case .pending(let after) = cursors[i] { a.append(after) }
+                    }
+                    named = pendingStreams.count == 1 ? streams[pendingStreams[0]]
+                        : pendingStreams.map { streams[$0] }.joined(separator: ",")
+                    try conn.send(a, operation: "XREADGROUP", stream: named)
+                } else {
+                    named = allNamed
+                    if !readInFlight { try conn.send(newEntriesRead, operation: "XREADGROUP", stream: named) }
                 }
+                readInFlight = false
                 let source: StreamBatch.Source = pendingStreams.isEmpty ? .new : .pending
-                let named = reading.count == 1 ? streams[reading[0]] : reading.map { streams[$0] }.joined(separator: ",")
-                let decoded = try conn.command(a, operation: "XREADGROUP", stream: named) { r throws(RedisError) in
-                    try StreamBatch.decodeRead(r, source: source, skipThrough: { lastDelivered[$0] },
-                                               operation: "XREADGROUP")
+                let decoded = try conn.readReply(operation: "XREADGROUP", stream: named) { r throws(RedisError) in
+                    if pendingStreams.isEmpty {
+                        // Put the next read on the wire before copying this reply, so the server
+                        // works on it meanwhile, if that keeps the batches ahead of the consumer
+                        // (buffered, this one unless a waiter takes it, the next) within `prefetch`.
+                        lock.lock()
+                        let room = !stopped && buffered + (waiter == nil ? 1 : 0) < prefetch
+                        lock.unlock()
+                        if room {
+                            try conn.send(newEntriesRead, operation: "XREADGROUP", stream: named)
+                            readInFlight = true
+                        }
+                    }
+                    return try StreamBatch.decodeRead(r, source: source, skipThrough: { lastDelivered[$0] },
+                                                      operation: "XREADGROUP")
                 }
                 if !pendingStreams.isEmpty {
                     for i in pendingStreams {
@@ -240,6 +268,9 @@ final class ReaderThread: @unchecked Sendable {
                 failures = 0
                 if !batches.isEmpty { deliver(batches) }
             } catch {
+                // Only a successful reply is followed by a pipelined read; after an error reply
+                // nothing is in flight, and a broken connection is replaced.
+                readInFlight = false
                 if isStopped { break }
                 record(error)
                 if error.code == .noGroup, let conn = connection, !conn.isBroken {

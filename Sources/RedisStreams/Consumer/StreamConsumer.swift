@@ -3,9 +3,9 @@ import Logging
 /// A consumer-group reader over one or more streams, as an `AsyncSequence` of ``StreamBatch``es.
 ///
 /// The XREADGROUP loop runs on a dedicated thread with its own hiredis connection. It reads ahead:
-/// while the worker decodes one batch, the next XREADGROUP is already on the wire, and up to
-/// ``Configuration/prefetch`` batches wait in a buffer. When the worker is slower, the buffer
-/// fills and the reader stops asking (backpressure).
+/// while the worker decodes one batch, the next XREADGROUP is already on the wire (it is written
+/// before the previous reply is even copied out), up to ``Configuration/prefetch`` batches ahead.
+/// When the worker is slower, the buffer fills and the reader stops asking (backpressure).
 ///
 /// Order of delivery: after the start and after every reconnection, first the consumer's own
 /// pending entries (`XREADGROUP ... 0`, paged until empty), then new ones (`>`). Entries already
@@ -33,8 +33,9 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         /// BLOCK time of a read of new entries. Default 2 s. The socket timeout is the command
         /// timeout plus this.
         public var block: Duration = .seconds(2)
-        /// Batches read ahead of the consumer. Default 1: one batch in hand, the next one buffered.
-        public var prefetch: Int = 1
+        /// Batches read ahead of the consumer, buffered or already requested. Default 2: while the
+        /// worker decodes one batch, the next waits in the buffer and the one after is being read.
+        public var prefetch: Int = 2
         /// Create the groups (MKSTREAM) at start. Default true.
         public var createGroups: Bool = true
         /// Where a group created at start begins: "0" (everything in the stream, the default) or "$".
