@@ -104,7 +104,9 @@ struct ServerFaultTests {
         let collector = Collector()
         await collector.start(consumer, ackWith: acker, group: group)
 
-        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 1200 })
+        // Kill mid-read: once a tenth of the entries arrived. With appendfsync always and the whole
+        // suite running in parallel, the producer can be slow, so the wait is generous.
+        #expect(await eventually(timeout: .seconds(60)) { await collector.entries.count >= 400 })
         server.kill()
         try await Task.sleep(for: .milliseconds(300))
         try server.start()
@@ -112,7 +114,7 @@ struct ServerFaultTests {
 
         let verifier = RedisStreamClient(configuration: redis, maxAttempts: 5, logger: testLogger)
         var streamIDs: [StreamID] = []
-        let done = await eventually(timeout: .seconds(30)) {
+        let done = await eventually(timeout: .seconds(60)) {
             guard let length = try? await verifier.command(["XLEN", s]).int else { return false }
             return await collector.entries.count >= length
         }
@@ -176,7 +178,7 @@ struct ServerFaultTests {
             #expect(error.code == .timeout)
             #expect(error.operation == "XLEN")
         }
-        #expect(await eventually(timeout: .seconds(3)) { consumer.status.lastError?.code == .timeout })
+        #expect(await eventually(timeout: .seconds(10)) { consumer.status.lastError?.code == .timeout })
         try await admin.add("t", [("i", "1")])  // queued behind the pause
         #expect(await eventually { await collector.entries.count == 2 })
         #expect(try await client.command(["XLEN", "t"]).int == 2)
