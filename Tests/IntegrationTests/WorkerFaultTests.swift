@@ -52,10 +52,12 @@ final class OwnRedisServer: @unchecked Sendable {  // used by one test task at a
         var description: String { "redis-server never opened port \(port)" }
     }
 
-    /// SIGTERM: redis-server fsyncs the AOF and exits.
+    /// SIGKILL, as in a crash: with `appendfsync always` every acknowledged write is already on
+    /// disk. (SIGTERM is not used: the test process's blocked signal mask is inherited by the
+    /// child, so redis-server never sees it.)
     func stop() {
         guard let p = process else { return }
-        kill(p.processIdentifier, SIGTERM)
+        kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         process = nil
     }
@@ -130,8 +132,7 @@ final class PortBox: Sendable {
         return ids
     }
 
-    // TODO: this test hangs (no timeout fires) somewhere after redis-server is stopped; disabled until found.
-    @Test(.disabled("hangs after redis-server is stopped: under investigation"))
+    @Test
     func redisDownWhileBuffersHoldDataLosesNothing() async throws {
         let env = try WorkerTests.env()
         let redis = try OwnRedisServer()
@@ -162,8 +163,10 @@ final class PortBox: Sendable {
             }
             // Reading resumed on the reconnected connection.
             ids.formUnion(try await Self.produce(client, stream, 150..<300))
-            try await WorkerTests.waitUntil(timeout: .seconds(30), "every entry acknowledged") {
-                (try? await WorkerTests.allAcknowledged(client, streams: [stream], group: "g-\(id)")) == true
+            // After the AOF reload the group's lag may be unknown: wait for the second file too.
+            try await WorkerTests.waitUntil(timeout: .seconds(30), "every entry written and acknowledged") {
+                guard (try? await WorkerTests.allAcknowledged(client, streams: [stream], group: "g-\(id)")) == true else { return false }
+                return try await store.list(prefix: "lake/clicks/", continuationToken: nil, maxKeys: 10).objects.count >= 2
             }
         }
         #expect(ids.count == 300)
