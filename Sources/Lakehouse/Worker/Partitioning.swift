@@ -30,22 +30,8 @@ public struct HourPartition: Hashable, Sendable, Comparable, CustomStringConvert
         var days = hoursSinceEpoch / 24
         var hour = hoursSinceEpoch % 24
         if hour < 0 { hour += 24; days -= 1 }
-        let (y, m, d) = Self.civil(fromDays: days)
+        let (y, m, d) = ValueParsers.civilFromDays(Int(days))
         return (y, m, d, Int(hour))
-    }
-
-    /// Howard Hinnant's days-from-civil inverse.
-    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
     }
 
     /// `year=YYYY/month=MM/day=DD/hour=HH`
