@@ -128,21 +128,7 @@ public struct JSONLogHandler: LogHandler {
         FileHandle.standardError.write(Data(out.utf8))
     }
 
-    static func quote(_ s: String) -> String {
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 { r += String(format: "\\u%04x", u.value) } else { r.unicodeScalars.append(u) }
-            }
-        }
-        return r + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
 
     static func timestamp() -> String {
         var ts = timespec()
