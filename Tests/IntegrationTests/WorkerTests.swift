@@ -114,7 +114,7 @@ import TestSupport
     static func withWorker(_ config: LakewriterConfig, store: (any ObjectStore)? = nil,
                            _ body: (LakewriterWorker) async throws -> Void) async throws {
         var logger = Logger(label: "worker-test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["LAKEWRITER_TEST_LOG"] == "debug" ? .debug : .warning
         let worker = try LakewriterWorker(config: config, logger: logger, store: store)
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -269,11 +269,11 @@ import TestSupport
         let env = try Self.env()
         let id = Self.unique(), bucket = "lakewriter-worker-tests/\(id)"  // one bucket, a prefix per test (SeaweedFS volumes per bucket)
         let store = try await Self.makeStore(env, bucket: bucket)
-        // 256 KiB of buffered data at most, rows and age limits out of reach.
+        // 256 KiB of buffered data at most (allocated column memory), rows and age limits out of reach.
         let config = try Self.config(env, id: id, bucket: bucket, extraFlush: "")
         var c = config
         c.flush.memoryLimit = 256 << 10
-        c.flush.idle = .seconds(60)
+        c.flush.idle = .seconds(2)  // only the tail of the stream waits for it
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
         let total = 20_000

@@ -7,7 +7,7 @@ import Testing
     redis:   {url: redis://127.0.0.1:6379/0, group: lakewriter, consumer: "${HOSTNAME:-lakewriter-1}", batch: 1000, block: 1s, claim_idle: 5m, route_field: entity}
     storage: {url: "s3://lake/events", endpoint: "http://127.0.0.1:9000", region: us-east-1, path_style: true,
               access_key_id: "${AWS_ACCESS_KEY_ID}", secret_access_key: "${AWS_SECRET_ACCESS_KEY}"}
-    parquet: {compression: snappy, row_group_rows: 1048576, page_bytes: 1MiB}
+    parquet: {compression: snappy, row_group_rows: 1048576, row_group_bytes: 48MiB, page_bytes: 1MiB}
     flush:   {max_rows: 100000, max_bytes: 128MiB, max_age: 60s, idle: 10s, memory_limit: 512MiB, shutdown_grace: 25s}
     http:    {listen: "0.0.0.0:8083"}
     entities:
@@ -55,6 +55,7 @@ import Testing
         #expect(c.storage.accessKeyID == "AKIAEXAMPLEKEY123456")
         #expect(c.parquet.compression == .snappy)
         #expect(c.parquet.pageBytes == 1 << 20)
+        #expect(c.parquet.rowGroupBytes == 48 << 20)
         #expect(c.flush.maxBytes == 128 << 20)
         #expect(c.flush.maxAge == .seconds(60))
         #expect(c.flush.shutdownGrace == .seconds(25))

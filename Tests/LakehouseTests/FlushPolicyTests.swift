@@ -39,4 +39,30 @@ import Testing
         #expect(policy.memoryVictims([(id: "a", bytes: 3999)]).isEmpty)
         #expect(policy.mustRelieveMemory(totalBytes: 4000))
     }
+
+    @Test func encodedSizeIsLearnedFromTheEntitysFiles() {
+        var e = EncodedSizeEstimator()
+        // Before any file: column data as is.
+        #expect(e.estimate(rawBytes: 1000) == 1000)
+        e.learn(rawBytes: 4000, fileBytes: 1000)
+        #expect(e.ratio == 0.25 && e.estimate(rawBytes: 1000) == 250)
+        // Recent files weigh more: 0.75 * (1000, 4000) + (3000, 4000) = (3750, 7000).
+        e.learn(rawBytes: 4000, fileBytes: 3000)
+        #expect(abs(e.ratio - 3750.0 / 7000.0) < 1e-9)
+        // Bigger files weigh more than small ones.
+        var f = EncodedSizeEstimator()
+        f.learn(rawBytes: 1_000_000, fileBytes: 200_000)
+        f.learn(rawBytes: 1000, fileBytes: 3000)
+        #expect(f.ratio < 0.21)
+        // Bounded either way; empty files teach nothing.
+        var g = EncodedSizeEstimator()
+        g.learn(rawBytes: 10, fileBytes: 1000)
+        #expect(g.ratio == 4)
+        g.learn(rawBytes: 0, fileBytes: 100)
+        #expect(g.ratio == 4)
+        var h = EncodedSizeEstimator()
+        h.learn(rawBytes: 1_000_000, fileBytes: 1)
+        #expect(h.ratio == 0.01)
+    }
 }
+

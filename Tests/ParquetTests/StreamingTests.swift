@@ -52,4 +52,68 @@ struct StreamingTests {
         for g in meta.rowGroups.dropLast() { #expect(g.totalCompressedSize ?? 0 >= 200_000) }
         #expect(try ParquetMetadataReader.read(bytes: sink.bytes).numRows == 9000)
     }
+
+    @Test func writeInStepsHandsOverOneRowGroupPerCall() throws {
+        let schema = try ParquetSchema([
+            .required("n", .int64), .optional("s", .string), .optional("tags", .list(.optional("e", .string))),
+        ])
+        var p = WriterProperties()
+        p.maxRowGroupRows = 1000
+        var batch = RowBatch(schema)
+        for i in 0..<4500 {
+            batch.columns[0].appendInt64(Int64(i))
+            if i % 7 == 0 { batch.columns[1].appendNull() } else { batch.columns[1].appendString("s\(i % 13)") }
+            // Lists of 0 to 2 elements, so level and value positions differ between columns.
+            let c = 2
+            switch i % 3 {
+            case 0: batch.columns[c].appendNull(definitionLevel: 0)
+            case 1: batch.columns[c].appendString("a\(i)")
+            default:
+                batch.columns[c].appendString("b")
+                batch.columns[c].appendString("c\(i)", repetitionLevel: 1)
+            }
+        }
+        // The same batch in one call, for comparison.
+        let whole = MemorySink()
+        let w1 = try ParquetWriter(schema: schema, sink: whole, properties: p)
+        try w1.write(batch)
+        try w1.close()
+
+        let sink = CountingSink()
+        let w2 = try ParquetWriter(schema: schema, sink: sink, properties: p)
+        var cursor = RowBatchCursor()
+        var sizes: [Int] = []
+        var done = false
+        while !done {
+            done = try w2.write(batch, from: &cursor)
+            sizes.append(sink.bytes.count)
+        }
+        // Four full row groups each left in their own call; the last 500 rows wait for close().
+        #expect(sizes.count == 5)
+        #expect(sizes[0] > 4 && sizes[3] > sizes[2] && sizes[4] == sizes[3])
+        #expect(cursor.rowsWritten == 4500)
+        let meta = try w2.close()
+        #expect(meta.rowGroups.map(\.numRows) == [1000, 1000, 1000, 1000, 500])
+        #expect(sink.bytes == whole.bytes)
+
+        let path = try TestEnvironment.temporaryDirectory("steps").appendingPathComponent("steps.parquet").path
+        try Data(sink.bytes).write(to: URL(fileURLWithPath: path))
+        let md = try ParquetReadback.metadata(path: path)
+        #expect(md.num_rows == 4500 && md.num_row_groups == 5)
+    }
+
+    @Test func writeInStepsValidatesBeforeWritingAnything() throws {
+        let schema = try ParquetSchema([.required("n", .int64)])
+        var p = WriterProperties()
+        p.maxRowGroupRows = 10
+        let sink = MemorySink()
+        let w = try ParquetWriter(schema: schema, sink: sink, properties: p)
+        var batch = RowBatch(schema)
+        for i in 0..<30 { batch.columns[0].appendInt64(Int64(i)) }
+        batch.columns[0].appendNull()  // a null in a required column: the whole batch is refused
+        var cursor = RowBatchCursor()
+        #expect(throws: ParquetError.self) { _ = try w.write(batch, from: &cursor) }
+        #expect(sink.bytes.count == 4 && cursor.rowsWritten == 0)  // only the magic
+    }
 }
+

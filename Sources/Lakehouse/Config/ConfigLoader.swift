@@ -224,7 +224,7 @@ private struct Reader {
     }
 
     func parquet(_ n: YAMLNode, _ p: inout ParquetConfig) throws(ConfigError) {
-        for (key, v) in try mapping(n, allowed: ["compression", "compression_level", "row_group_rows", "page_bytes", "dictionary"]) {
+        for (key, v) in try mapping(n, allowed: ["compression", "compression_level", "row_group_rows", "row_group_bytes", "page_bytes", "dictionary"]) {
             if v.isNull { continue }
             switch key {
             case "compression":
@@ -237,6 +237,7 @@ private struct Reader {
                 p.compression = c
             case "compression_level": p.compressionLevel = try int(v, min: -7)
             case "row_group_rows": p.rowGroupRows = try int(v)
+            case "row_group_bytes": p.rowGroupBytes = try size(v)
             case "page_bytes": p.pageBytes = try size(v)
             default: p.dictionary = try bool(v)
             }

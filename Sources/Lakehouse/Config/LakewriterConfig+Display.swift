@@ -19,7 +19,7 @@ extension LakewriterConfig {
         out += "  part_size: \(z(storage.partSize))\n"
         out += "parquet:\n  compression: \(parquet.compression.rawValue)\n"
         if let l = parquet.compressionLevel { out += "  compression_level: \(l)\n" }
-        out += "  row_group_rows: \(parquet.rowGroupRows)\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
+        out += "  row_group_rows: \(parquet.rowGroupRows)\n  row_group_bytes: \(z(parquet.rowGroupBytes))\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
         out += "flush:\n  max_rows: \(flush.maxRows)\n  max_bytes: \(z(flush.maxBytes))\n  max_age: \(d(flush.maxAge))\n"
         out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
         out += "http:\n  listen: \(q(http.listen))\n"

@@ -108,6 +108,9 @@ public struct ParquetConfig: Sendable, Equatable {
     public var compressionLevel: Int?
     /// Rows per row group. Default 1048576.
     public var rowGroupRows = 1_048_576
+    /// Encoded-size estimate at which a row group is cut. Default 128MiB. The worker uploads
+    /// each row group as it is finished, so this bounds the encoded bytes a flush holds.
+    public var rowGroupBytes: Int64 = 128 << 20
     /// Target data page size. Default 1MiB.
     public var pageBytes: Int64 = 1 << 20
     /// Dictionary encoding (falls back to plain past 1MiB per chunk). Default true.

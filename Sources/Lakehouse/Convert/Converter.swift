@@ -69,6 +69,7 @@ public struct Converter: Sendable {
         case .lz4Raw: w.compression = .lz4Raw
         }
         w.maxRowGroupRows = p.rowGroupRows
+        w.maxRowGroupBytes = Int(p.rowGroupBytes)
         w.dataPageSize = Int(p.pageBytes)
         w.dictionaryEnabled = p.dictionary
         return w

@@ -76,3 +76,35 @@ public struct FlushPolicy: Sendable, Equatable {
         return victims
     }
 }
+
+/// Estimates the file size a buffer would encode to, from its column data (``RowBatch/byteCount``):
+/// `max_bytes` is a target file size, and encoding (dictionaries, compression) shrinks
+/// column data by a ratio that depends on the entity's data.
+///
+/// The ratio is learned from the entity's own files, weighted by their size and decaying so
+/// that recent files count most. Before the first file it is 1 (column data as is), which errs
+/// on the side of smaller files; it is kept within 1/100 and 4.
+public struct EncodedSizeEstimator: Sendable, Equatable {
+    private var fileBytes = 0.0
+    private var rawBytes = 0.0
+    /// Weight kept by earlier files when a new one is learned.
+    public static let decay = 0.75
+
+    public init() {}
+
+    /// File bytes per byte of column data.
+    public var ratio: Double {
+        guard rawBytes > 0 else { return 1 }
+        return min(max(fileBytes / rawBytes, 0.01), 4)
+    }
+
+    /// The expected file size of a buffer holding `rawBytes` of column data.
+    public func estimate(rawBytes: Int) -> Int { Int(Double(rawBytes) * ratio) }
+
+    /// Takes in a written file: `rawBytes` of column data became `fileBytes`.
+    public mutating func learn(rawBytes: Int, fileBytes: Int) {
+        guard rawBytes > 0, fileBytes > 0 else { return }
+        self.rawBytes = self.rawBytes * Self.decay + Double(rawBytes)
+        self.fileBytes = self.fileBytes * Self.decay + Double(fileBytes)
+    }
+}

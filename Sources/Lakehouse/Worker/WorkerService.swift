@@ -226,22 +226,12 @@ public final class LakewriterWorker: Service, Sendable {
     }
 
     /// Writes one file, retrying the upload until it succeeds (storage down or slow never drops
-    /// or acknowledges data), then acknowledges its entries.
+    /// or acknowledges data), then acknowledges its entries. The file is encoded while it is
+    /// uploaded, row group by row group; a retry encodes it again from the kept batch.
     func flush(_ job: FlushJob, state: WorkerState) async {
         let start = ContinuousClock.now
         let key = ObjectKeys.dataFile(entity: job.entity, partition: job.partition, id: UUIDv7())
-        let file: [UInt8]
-        do {
-            file = try encode(job)
-        } catch {
-            // Rows were validated while decoding, so this is a bug: keep the entries pending
-            // (they are read again after a restart) rather than lose them.
-            logger.error("encoding failed; entries stay pending", metadata: [
-                "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
-            ])
-            metrics.flushFailed(entity: job.entity)
-            return
-        }
+        let upload = parquetUpload(job)
         var attempt = 0
         var failing = false
         defer { if failing { Task { await state.flushFailing(false) } } }
@@ -250,6 +240,7 @@ public final class LakewriterWorker: Service, Sendable {
         if let v = job.schemaVersion, let recorder = state.recorder {
             schemas = recorder.unrecorded(entity: job.entity, through: v)
         }
+        var written: ParquetUpload.Result
         while true {
             do {
                 while let s = schemas.first {
@@ -258,9 +249,17 @@ public final class LakewriterWorker: Service, Sendable {
                     logger.info("schema version recorded", metadata: ["entity": "\(job.entity)", "key": "\(s.recordKey)"])
                     schemas.removeFirst()
                 }
-                try await upload(file, key: key)
+                written = try await upload.run(job.batch, key: key, store: store)
                 storageReady.set(nil)
                 break
+            } catch let error as ParquetError {
+                // Rows were validated while decoding, so this is a bug: keep the entries pending
+                // (they are read again after a restart) rather than lose them.
+                logger.error("encoding failed; entries stay pending", metadata: [
+                    "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
+                ])
+                metrics.flushFailed(entity: job.entity)
+                return
             } catch {
                 if Task.isCancelled {
                     abandoned.withLock { $0 += 1 }
@@ -285,9 +284,11 @@ public final class LakewriterWorker: Service, Sendable {
             }
         }
         let elapsed = start.duration(to: .now)
-        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: file.count, duration: elapsed, reason: job.reason)
+        await state.learnEncodedSize(entity: job.entity, rawBytes: job.rawBytes, fileBytes: written.bytes)
+        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason)
         logger.info("file written", metadata: [
-            "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(file.count)",
+            "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(written.bytes)",
+            "row_groups": "\(written.rowGroups)", "parts": "\(written.parts)",
             "seconds": "\(String(format: "%.3f", elapsed.seconds))", "reason": "\(job.reason.rawValue)",
         ])
         for (stream, ids) in job.ids {
@@ -302,33 +303,14 @@ public final class LakewriterWorker: Service, Sendable {
         }
     }
 
-    func encode(_ job: FlushJob) throws -> [UInt8] {
-        let sink = MemorySink()
+    /// How a job's file is encoded and uploaded.
+    func parquetUpload(_ job: FlushJob) -> ParquetUpload {
         var props = Converter.writerProperties(config.parquet)
         props.keyValueMetadata["lakewriter.entity"] = job.entity
         if let v = job.schemaVersion { props.keyValueMetadata["lakewriter.schema_version"] = String(v) }
-        let writer = try ParquetWriter(schema: job.batch.schema, sink: sink, properties: props)
-        try writer.write(job.batch)
-        _ = try writer.close()
-        return sink.bytes
-    }
-
-    func upload(_ file: [UInt8], key: String) async throws {
         var options = ObjectWriterOptions()
         options.partSize = max(Int(config.storage.partSize), ObjectWriterOptions.minimumPartSize)
-        let writer = store.makeWriter(key: key, options: options)
-        do {
-            var offset = 0
-            while offset < file.count {
-                let n = min(options.partSize, file.count - offset)
-                try await writer.write(ByteBuffer(bytes: file[offset..<(offset + n)]))
-                offset += n
-            }
-            _ = try await writer.finish()
-        } catch {
-            await writer.abort()
-            throw error
-        }
+        return ParquetUpload(properties: props, options: options)
     }
 
     // MARK: Housekeeping

@@ -12,7 +12,11 @@ struct FlushJob: Sendable {
     /// Entry ids per stream, acknowledged after the upload.
     var ids: [(stream: String, ids: [StreamID])]
     var rows: Int
-    var bytes: Int
+    /// Column data of the batch (``RowBatch/byteCount``): what the encoded size is learned against.
+    var rawBytes: Int
+    /// Memory the batch holds (``RowBatch/allocatedBytes``), counted against `memory_limit`
+    /// until the job completes.
+    var memoryBytes: Int
     var reason: FlushPolicy.Reason
     /// The schema version the rows were decoded with, for `unknown_fields: evolve` entities:
     /// recorded under `_schemas/` before the file is uploaded.
@@ -38,7 +42,9 @@ actor WorkerState {
         var batch: RowBatch
         var ids: [[StreamID]]
         var rows = 0
-        var bytes = 0
+        /// As of the last ``WorkerState/measure(_:)`` (after each stream batch and at sealing).
+        var rawBytes = 0
+        var memoryBytes = 0
         var firstAppend: ContinuousClock.Instant
         var lastAppend: ContinuousClock.Instant
         init(batch: RowBatch, streams: Int, now: ContinuousClock.Instant) {
@@ -52,7 +58,8 @@ actor WorkerState {
     struct Entity {
         var config: EntityConfig
         var decoder: EntityDecoder
-        var time: TimeLocator
+        /// File bytes per byte of column data, learned from this entity's files.
+        var size = EncodedSizeEstimator()
         var jsonField: [UInt8]?
         /// Only for `unknown_fields: evolve`: the hot path of other entities never observes.
         var evolution: SchemaEvolution?
@@ -100,7 +107,7 @@ actor WorkerState {
             if case .json(let f) = e.payload { json = Array(f.utf8) }
             let schema = e.unknownFields == .evolve ? schemas[e.name] : nil
             var entity = Entity(config: e, decoder: try EntityDecoder(entity: e, schema: schema, ignoring: [routeField]),
-                                time: TimeLocator(entity: e), jsonField: json)
+                                jsonField: json)
             if e.unknownFields == .evolve {
                 let evolution = SchemaEvolution(entity: e, current: schema, ignoring: [routeField])
                 entity.queuedVersion = evolution.schema.version
@@ -126,6 +133,7 @@ actor WorkerState {
     /// Routes and decodes every entry of a batch into the buffer of its entity and hour.
     func ingest(_ batch: StreamBatch, now: ContinuousClock.Instant) -> IngestResult {
         var result = IngestResult()
+        var touched: [Key] = []
         guard let s = router.index(ofStream: batch.stream) else {
             for i in batch.entries.indices {
                 result.deadLetters.append(DeadLetter(entry: i, entity: "", reason: "unroutable",
@@ -170,39 +178,40 @@ actor WorkerState {
                         continue
                     }
                 }
-                let micros: Int64
-                if let p = payload {
-                    micros = entities[ei].time.micros(json: p) ?? Int64(entry.id.milliseconds) * 1000
-                } else {
-                    micros = entities[ei].time.micros(fieldCount: entry.fieldCount, name: fieldName, value: fieldValue)
-                        ?? Int64(entry.id.milliseconds) * 1000
-                }
-                let key = Key(entity: ei, partition: HourPartition(epochMicros: micros))
-                let buffer = self.buffer(for: key, now: now)
+                // Staged (parsed and checked, nothing appended) first: the row's time picks
+                // the buffer of its hour without a second pass over the payload.
                 do {
                     if let p = payload {
-                        try entities[ei].decoder.decodeJSON(p, streamID: idBytes, into: &buffer.batch)
+                        try entities[ei].decoder.stageJSON(p)
                     } else {
-                        try entities[ei].decoder.decodeFields(count: entry.fieldCount, name: fieldName, value: fieldValue,
-                                                              streamID: idBytes, into: &buffer.batch)
+                        try entities[ei].decoder.stageFields(count: entry.fieldCount, name: fieldName, value: fieldValue)
                     }
                 } catch {
                     result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "decode",
                                                          error: "\(error) (stream \(batch.stream), id \(entry.id))"))
-                    if buffer.rows == 0 { buffers[key] = nil }
                     continue
                 }
-                let size = entrySize(batch, entry)
+                let micros = entities[ei].decoder.stagedTimeMicros ?? Int64(entry.id.milliseconds) * 1000
+                let key = Key(entity: ei, partition: HourPartition(epochMicros: micros))
+                let buffer = self.buffer(for: key, now: now)
+                entities[ei].decoder.commitStaged(streamID: idBytes, into: &buffer.batch)
                 buffer.rows += 1
-                buffer.bytes += size
                 buffer.lastAppend = now
                 buffer.ids[s].append(entry.id)
-                bufferedBytes += size
                 result.rows += 1
-                if policy.reason(for: state(buffer), now: now) == .rows || buffer.bytes >= policy.maxBytes {
-                    seal(key, reason: buffer.rows >= policy.maxRows ? .rows : .bytes)
+                if buffer.rows >= policy.maxRows {
+                    seal(key, reason: .rows)
+                } else if touched.last != key && !touched.contains(key) {
+                    touched.append(key)
                 }
             }
+        }
+        // Sizes are measured once per stream batch (a sum over the columns), not per row: a
+        // file may pass `max_bytes` by at most one stream batch of rows.
+        for key in touched {
+            guard let b = buffers[key] else { continue }
+            measure(b)
+            if entities[key.entity].size.estimate(rawBytes: b.rawBytes) >= policy.maxBytes { seal(key, reason: .bytes) }
         }
         relieveMemory()
         publishGauges()
@@ -249,10 +258,12 @@ actor WorkerState {
         ])
     }
 
-    private func entrySize(_ batch: StreamBatch, _ e: StreamBatch.Entry) -> Int {
-        var n = e.idRange.count
-        for f in e.fieldIndices { n += batch.fields[f].name.count + batch.fields[f].value.count }
-        return n
+    /// Brings a buffer's sizes, and the total of buffered memory, up to date.
+    private func measure(_ b: Buffer) {
+        let memory = b.batch.allocatedBytes
+        bufferedBytes += memory - b.memoryBytes
+        b.memoryBytes = memory
+        b.rawBytes = b.batch.byteCount
     }
 
     private func buffer(for key: Key, now: ContinuousClock.Instant) -> Buffer {
@@ -262,8 +273,9 @@ actor WorkerState {
         return b
     }
 
-    private func state(_ b: Buffer) -> FlushPolicy.BufferState<ContinuousClock.Instant> {
-        .init(rows: b.rows, bytes: b.bytes, firstAppend: b.firstAppend, lastAppend: b.lastAppend)
+    private func state(_ key: Key, _ b: Buffer) -> FlushPolicy.BufferState<ContinuousClock.Instant> {
+        .init(rows: b.rows, bytes: entities[key.entity].size.estimate(rawBytes: b.rawBytes),
+              firstAppend: b.firstAppend, lastAppend: b.lastAppend)
     }
 
     // MARK: Flush decisions
@@ -271,7 +283,7 @@ actor WorkerState {
     /// Seals buffers due by age or idleness (called from a timer, so idle streams flush too).
     func tick(now: ContinuousClock.Instant) {
         for (key, b) in buffers {
-            if let r = policy.reason(for: state(b), now: now) { seal(key, reason: r) }
+            if let r = policy.reason(for: state(key, b), now: now) { seal(key, reason: r) }
         }
         publishGauges()
     }
@@ -286,20 +298,23 @@ actor WorkerState {
 
     private func relieveMemory() {
         guard policy.mustRelieveMemory(totalBytes: totalBytes) else { return }
-        let victims = policy.memoryVictims(buffers.map { (id: $0.key, bytes: $0.value.bytes) })
+        let victims = policy.memoryVictims(buffers.map { (id: $0.key, bytes: $0.value.memoryBytes) })
         for key in victims { seal(key, reason: .memory) }
     }
 
     private func seal(_ key: Key, reason: FlushPolicy.Reason) {
-        guard !closed, let b = buffers.removeValue(forKey: key), b.rows > 0 else { return }
-        bufferedBytes -= b.bytes
-        inFlightBytes += b.bytes
+        guard !closed, let b = buffers.removeValue(forKey: key) else { return }
+        measure(b)
+        bufferedBytes -= b.memoryBytes
+        guard b.rows > 0 else { return }
+        inFlightBytes += b.memoryBytes
         inFlightJobs += 1
         sequence += 1
         var ids: [(String, [StreamID])] = []
         for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
         jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
-                            batch: b.batch, ids: ids, rows: b.rows, bytes: b.bytes, reason: reason,
+                            batch: b.batch, ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
+                            reason: reason,
                             schemaVersion: entities[key.entity].evolution?.schema.version))
     }
 
@@ -307,10 +322,16 @@ actor WorkerState {
 
     /// A job ended (written and acknowledged, or abandoned at shutdown).
     func completed(_ job: FlushJob) {
-        inFlightBytes -= job.bytes
+        inFlightBytes -= job.memoryBytes
         inFlightJobs -= 1
         resumeWaiters()
         publishGauges()
+    }
+
+    /// A file of `entity` was written: its size refines the entity's encoded-size estimate.
+    func learnEncodedSize(entity: String, rawBytes: Int, fileBytes: Int) {
+        guard let i = entities.firstIndex(where: { $0.config.name == entity }) else { return }
+        entities[i].size.learn(rawBytes: rawBytes, fileBytes: fileBytes)
     }
 
     func flushFailing(_ failing: Bool) {
@@ -356,7 +377,7 @@ actor WorkerState {
         var bytes: [String: Int] = [:], rows: [String: Int] = [:]
         for e in entities { bytes[e.config.name] = 0; rows[e.config.name] = 0 }
         for (k, b) in buffers {
-            bytes[entities[k.entity].config.name, default: 0] += b.bytes
+            bytes[entities[k.entity].config.name, default: 0] += b.memoryBytes
             rows[entities[k.entity].config.name, default: 0] += b.rows
         }
         for (e, v) in bytes { metrics.bufferedBytes(entity: e, v) }

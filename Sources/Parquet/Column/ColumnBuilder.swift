@@ -117,6 +117,20 @@ public struct ColumnBuilder: Sendable {
         }
     }
 
+    /// Bytes of the values and levels held (what the column would take written plain and
+    /// uncompressed, roughly): a base for estimating the encoded size.
+    public var byteCount: Int {
+        definitionLevels.count + repetitionLevels.count + int32Values.count * 4 + int64Values.count * 8
+            + floatValues.count * 4 + doubleValues.count * 8 + boolValues.count + bytes.count + offsets.count * 4
+    }
+
+    /// Bytes allocated for the values and levels (capacity, not count): the memory the column holds.
+    public var allocatedBytes: Int {
+        definitionLevels.capacity + repetitionLevels.capacity + int32Values.capacity * 4
+            + int64Values.capacity * 8 + floatValues.capacity * 4 + doubleValues.capacity * 8
+            + boolValues.capacity + bytes.capacity + offsets.capacity * MemoryLayout<Int>.stride
+    }
+
     /// Empties the builder, keeping its capacity for the next batch.
     public mutating func removeAll() {
         rows = 0; levels = 0

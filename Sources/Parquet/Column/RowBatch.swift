@@ -28,6 +28,10 @@ public struct RowBatch: Sendable {
 
     /// Rows in the batch (the first column's count; `validate()` checks they agree).
     public var rowCount: Int { columns.first?.rowCount ?? 0 }
+    /// Sum of the columns' ``ColumnBuilder/byteCount``.
+    public var byteCount: Int { columns.reduce(0) { $0 + $1.byteCount } }
+    /// Sum of the columns' ``ColumnBuilder/allocatedBytes``.
+    public var allocatedBytes: Int { columns.reduce(0) { $0 + $1.allocatedBytes } }
 
     /// Empties every column, keeping capacity.
     public mutating func removeAll() {

@@ -91,36 +91,53 @@ public final class ParquetWriter {
     /// Appends the rows of `batch`. Throws a ``ParquetError`` naming the column and
     /// row of the first invalid value, before writing anything of the batch.
     public func write(_ batch: RowBatch) throws {
+        var cursor = RowBatchCursor()
+        while try !write(batch, from: &cursor) {}
+    }
+
+    /// Appends the rows of `batch` from `cursor` on, and returns as soon as a row group was
+    /// handed to the sink (false: rows are left) or every row is written (true).
+    ///
+    /// This lets a caller ship each finished row group (upload it as multipart parts, say)
+    /// before the next is encoded, so a file needs one row group of encoded bytes in memory,
+    /// not the whole file. The batch is validated at the first call, as ``write(_:)`` does;
+    /// pass the same, unchanged batch to every call of one cursor.
+    public func write(_ batch: RowBatch, from cursor: inout RowBatchCursor) throws -> Bool {
         guard state == .open else { throw ParquetError(.writerClosed) }
-        guard batch.columns.count == schema.columns.count,
-              zip(batch.columns, schema.columns).allSatisfy({ $0.descriptor == $1 })
-        else {
-            throw ParquetError(.batchMismatch, message: "the batch was made for another schema")
+        if cursor.positions.isEmpty {
+            guard batch.columns.count == schema.columns.count,
+                  zip(batch.columns, schema.columns).allSatisfy({ $0.descriptor == $1 })
+            else {
+                throw ParquetError(.batchMismatch, message: "the batch was made for another schema")
+            }
+            try batch.validate()
+            for c in batch.columns where c.maxRep > 0 { try Self.validateNesting(c) }
+            try batch.validateSiblings()
+            cursor.positions = Array(repeating: .init(), count: batch.columns.count)
+            // Slices small enough that the byte limit is checked about 8 times per row group
+            // (wide rows), and at most 65,536 rows.
+            let bytesPerRow = max(1, batch.byteCount / max(1, batch.rowCount))
+            cursor.sliceRows = max(1, min(65536, properties.maxRowGroupBytes / 8 / bytesPerRow))
         }
-        try batch.validate()
-        for c in batch.columns where c.maxRep > 0 { try Self.validateNesting(c) }
-        try batch.validateSiblings()
         let rows = batch.rowCount
-        if rows == 0 { return }
-        var cursors = [(level: Int, value: Int)](repeating: (0, 0), count: batch.columns.count)
-        var done = 0
-        while done < rows {
-            // Slices of at most 65,536 rows so the byte limit is checked often within a big batch.
-            let take = min(rows - done, properties.maxRowGroupRows - rowGroupRows, 65536)
+        while cursor.rowsWritten < rows {
+            let take = min(rows - cursor.rowsWritten, properties.maxRowGroupRows - rowGroupRows, cursor.sliceRows)
             for i in batch.columns.indices {
                 let c = batch.columns[i]
-                let (l0, v0) = cursors[i]
-                let (l1, v1) = Self.advance(c, from: (l0, v0), rows: take)
-                try chunks[i].write(c, levels: l0..<l1, values: v0..<v1)
-                cursors[i] = (l1, v1)
+                let from = cursor.positions[i]
+                let (l1, v1) = Self.advance(c, from: (from.level, from.value), rows: take)
+                try chunks[i].write(c, levels: from.level..<l1, values: from.value..<v1)
+                cursor.positions[i] = .init(level: l1, value: v1)
             }
-            done += take
+            cursor.rowsWritten += take
             rowGroupRows += take
             totalRows += Int64(take)
             if rowGroupRows >= properties.maxRowGroupRows || estimatedRowGroupSize >= properties.maxRowGroupBytes {
                 try flushRowGroup()
+                return cursor.rowsWritten == rows
             }
         }
+        return true
     }
 
     /// Bytes the current row group would take if it were cut now (estimate).
@@ -265,4 +282,20 @@ public final class ParquetWriter {
             prevDef = defs.isEmpty ? c.maxDef : defs[i]
         }
     }
+}
+
+/// How far a batch written in steps has got (see ``ParquetWriter/write(_:from:)``).
+public struct RowBatchCursor: Sendable {
+    struct Position: Sendable {
+        var level = 0
+        var value = 0
+    }
+    /// Rows of the batch written so far.
+    public internal(set) var rowsWritten = 0
+    /// Per column; empty until the batch was validated.
+    var positions: [Position] = []
+    /// Rows encoded between two checks of the row group's size.
+    var sliceRows = 65536
+
+    public init() {}
 }

@@ -1,0 +1,71 @@
+import NIOCore
+import ObjectStore
+import Parquet
+
+/// Encodes a batch into one Parquet file and streams it to the store row group by row group:
+/// each finished row group goes to the object writer (which cuts multipart parts) before the
+/// next is encoded, so a flush holds one row group of encoded bytes plus the writer's parts,
+/// never the whole file.
+///
+/// Nothing is visible under the key until the upload completes; on any error the upload is
+/// aborted, and the caller may run it again (the batch is not consumed).
+struct ParquetUpload {
+    var properties: WriterProperties
+    var options: ObjectWriterOptions
+
+    struct Result: Sendable {
+        /// Bytes of the file.
+        var bytes: Int
+        var rowGroups: Int
+        /// Multipart parts (0 for a single PUT).
+        var parts: Int
+        /// Most encoded bytes held before being handed to the object writer (one row group,
+        /// or the page indexes and footer).
+        var peakPendingBytes: Int
+    }
+
+    func run(_ batch: RowBatch, key: String, store: any ObjectStore) async throws -> Result {
+        let sink = PendingBytes()
+        let writer = try ParquetWriter(schema: batch.schema, sink: sink, properties: properties)
+        let upload = store.makeWriter(key: key, options: options)
+        var peak = 0
+        let rowGroups: Int
+        do {
+            var cursor = RowBatchCursor()
+            var done = false
+            while !done {
+                try Task.checkCancellation()
+                done = try writer.write(batch, from: &cursor)
+                peak = max(peak, sink.buffer.readableBytes)
+                try await upload.write(sink.take())
+            }
+            let metadata = try writer.close()
+            rowGroups = metadata.rowGroups.count
+            peak = max(peak, sink.buffer.readableBytes)
+            try await upload.write(sink.take())
+            _ = try await upload.finish()
+        } catch {
+            await upload.abort()
+            throw error
+        }
+        var partCount = 0
+        if let m = upload as? MultipartObjectWriter { partCount = await m.partsStarted }
+        return Result(bytes: Int(writer.bytesWritten), rowGroups: rowGroups, parts: partCount, peakPendingBytes: peak)
+    }
+}
+
+/// The sink of a ``ParquetUpload``: holds what the Parquet writer produced until the upload
+/// takes it. Used by one task at a time (the writer and the upload loop run in the same task).
+final class PendingBytes: ParquetSink {
+    private(set) var buffer = ByteBuffer()
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { buffer.writeBytes(bytes) }
+    func close() throws {}
+
+    /// Everything written since the last call.
+    func take() -> ByteBuffer {
+        let b = buffer
+        buffer = ByteBuffer()
+        return b
+    }
+}
