@@ -13,7 +13,8 @@ struct ConsumerTests {
         var added: [StreamID] = []
         for i in 0..<25 {
             added.append(try await client.add(stream: s1, fields: [StreamField("n", "\(i)"),
-                                                                  StreamField(Array("blob".utf8), binary)]))
+                                                                  StreamField(Array("blob".utf8), binary),
+                                                                  StreamField("empty", "")]))
         }
         for i in 0..<7 { try await client.add(s2, [("m", "\(i)")]) }
 
@@ -31,6 +32,8 @@ struct ConsumerTests {
                     let n = seen1.count
                     #expect(batch.string(batch.value(of: "n", inEntry: k)!) == "\(n)")
                     #expect(Array(batch.slice(batch.value(of: "blob", inEntry: k)!)) == binary)
+                    #expect(batch.value(of: "empty", inEntry: k)?.isEmpty == true)
+                    #expect(e.fieldCount == 3)
                     #expect(batch.string(e.idRange) == e.id.description)
                     seen1.append(e.id)
                 }

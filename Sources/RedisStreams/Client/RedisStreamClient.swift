@@ -103,7 +103,10 @@ public final class RedisStreamClient: Sendable {
             guard r.isArray, r.count >= 2, r[0].isString, let next = StreamID(bytes: r[0].bytes) else {
                 throw bad("expected [cursor, entries, deleted]")
             }
-            let decoded = try StreamBatch.decode(entries: r[1], stream: stream, source: .claimed, skipThrough: nil,
+            let flat = FlatReply()
+            flat.load(r[1])
+            var at = 0
+            let decoded = try StreamBatch.decode(entries: flat, at: &at, stream: stream, source: .claimed, skipThrough: nil,
                                                  operation: "XAUTOCLAIM")
             var deleted: [StreamID] = []
             if r.count >= 3, r[2].isArray {  // Redis ≥ 7

@@ -130,6 +130,22 @@ final class RedisConnection {
                                operation: operation, stream: stream, body)
     }
 
+    /// Reads the next reply of a pipeline into `flat` as tokens (no object per element): for
+    /// stream reads. An error reply is thrown as a classified ``RedisError``.
+    func readFlatReply<R>(into flat: FlatReply, operation: String, stream: String?,
+                          _ body: (FlatReply) throws(RedisError) -> R) throws(RedisError) -> R {
+        guard !isBroken else {
+            throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
+        }
+        if lw_flat_get_reply(ctx, flat.storage) != REDIS_OK || flat.count == 0 {
+            throw ioError(operation: operation, stream: stream)
+        }
+        if flat[0].type == REDIS_REPLY_ERROR {
+            throw RedisError.fromServer(flat.text(flat[0]), operation: operation, stream: stream)
+        }
+        return try body(flat)
+    }
+
     private static func handle<R>(_ reply: Reply, operation: String, stream: String?,
                                   _ body: (Reply) throws(RedisError) -> R) throws(RedisError) -> R {
         if reply.type == REDIS_REPLY_ERROR {

@@ -165,6 +165,7 @@ final class ReaderThread: @unchecked Sendable {
         var connection: RedisConnection?
         var cursors = [Cursor](repeating: .pending(after: .zero), count: streams.count)
         var lastDelivered: [String: StreamID] = [:]
+        let flat = FlatReply()  // reused by every read of this thread
         var needGroups = config.createGroups
         var failures = 0
         var everConnected = false
@@ -232,7 +233,7 @@ final class ReaderThread: @unchecked Sendable {
                 }
                 readInFlight = false
                 let source: StreamBatch.Source = pendingStreams.isEmpty ? .new : .pending
-                let decoded = try conn.readReply(operation: "XREADGROUP", stream: named) { r throws(RedisError) in
+                let decoded = try conn.readFlatReply(into: flat, operation: "XREADGROUP", stream: named) { r throws(RedisError) in
                     if pendingStreams.isEmpty {
                         // Put the next read on the wire before copying this reply, so the server
                         // works on it meanwhile, if that keeps the batches ahead of the consumer
