@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestSupport"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"],
                     exclude: ["Vectors", "README.md"]),
-        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "TestSupport"]),
+        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "CHiredis", "TestSupport"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
         .testTarget(name: "LakehouseTests", dependencies: ["Lakehouse", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Lakehouse", "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),
