@@ -90,9 +90,9 @@ let package = Package(
         ),
 
         // Benchmarks: executables compared side by side with their peers by scripts/bench.
-        .executableTarget(name: "bench-parquet", dependencies: ["Parquet"], path: "Benchmarks/parquet",
+        .executableTarget(name: "bench-parquet", dependencies: ["Parquet", "TestSupport"], path: "Benchmarks/parquet",
                           exclude: ["peer.py"]),
-        .executableTarget(name: "bench-codecs", dependencies: ["Parquet"], path: "Benchmarks/codecs",
+        .executableTarget(name: "bench-codecs", dependencies: ["Parquet", "TestSupport"], path: "Benchmarks/codecs",
                           exclude: ["peer.py"]),
         .executableTarget(name: "bench-objectstore", dependencies: ["ObjectStore"], path: "Benchmarks/objectstore",
                           exclude: ["peer.py"]),
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestSupport"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"],
                     exclude: ["Vectors", "README.md"]),
-        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "TestSupport"]),
+        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "CHiredis", "TestSupport"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
         .testTarget(name: "LakehouseTests", dependencies: ["Lakehouse", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Lakehouse", "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),

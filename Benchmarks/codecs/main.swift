@@ -7,34 +7,15 @@
 //   bench-codecs [--mib N] [--rounds R] [--dir DIR]
 import Foundation
 import Parquet
+import TestSupport
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-var mib = 64
-var rounds = 3
-var dir = FileManager.default.temporaryDirectory.appendingPathComponent("lakewriter-bench-codecs").path
-var args = CommandLine.arguments.dropFirst().makeIterator()
-while let a = args.next() {
-    switch a {
-    case "--mib": mib = Int(args.next()!)!
-    case "--rounds": rounds = Int(args.next()!)!
-    case "--dir": dir = args.next()!
-    default: fatalError("unknown argument \(a)")
-    }
-}
+let options = BenchOptions(["mib": "64", "rounds": "3",
+                             "dir": FileManager.default.temporaryDirectory.appendingPathComponent("lakewriter-bench-codecs").path])
+let mib = options.int("mib"), rounds = options.int("rounds"), dir = options.string("dir")
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 
 let pageSize = 1 << 20
-var rng = SplitMix(state: 2026)
+var rng = SeededGenerator(seed: 2026)
 var pages: [[UInt8]] = []
 pages.reserveCapacity(mib)
 let words = ["active", "pending", "closed", "refunded", "DE", "FR", "US", "JP", "BR"]

@@ -6,30 +6,11 @@
 //   bench-parquet [--rows N] [--rounds R] [--dir DIR]
 import Foundation
 import Parquet
+import TestSupport
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-var rows = 2_000_000
-var rounds = 3
-var dir = FileManager.default.temporaryDirectory.appendingPathComponent("lakewriter-bench-parquet").path
-var args = CommandLine.arguments.dropFirst().makeIterator()
-while let a = args.next() {
-    switch a {
-    case "--rows": rows = Int(args.next()!)!
-    case "--rounds": rounds = Int(args.next()!)!
-    case "--dir": dir = args.next()!
-    default: fatalError("unknown argument \(a)")
-    }
-}
+let options = BenchOptions(["rows": "2000000", "rounds": "3",
+                             "dir": FileManager.default.temporaryDirectory.appendingPathComponent("lakewriter-bench-parquet").path])
+let rows = options.int("rows"), rounds = options.int("rounds"), dir = options.string("dir")
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 
 let schema = try ParquetSchema([
@@ -53,7 +34,7 @@ let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "h
              "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "order", "customer", "late", "gift"]
 let events = ["click", "view", "purchase", "signup", "logout"]
 
-var rng = SplitMix(state: 42)
+var rng = SeededGenerator(seed: 42)
 var batch = RowBatch(schema)
 batch.reserveCapacity(rows: rows, bytesPerValue: 8)
 batch.columns[9].reserveCapacity(values: rows, bytes: rows * 90)

@@ -13,90 +13,6 @@ import TestSupport
 import Glibc
 #endif
 
-/// A redis-server of the test's own (free port, temporary directory, AOF fsynced on every write),
-/// so the test can stop and restart it without disturbing other tests; entries and the consumer
-/// group's pending lists survive the restart through the AOF.
-final class OwnRedisServer: @unchecked Sendable {  // used by one test task at a time
-    let port: Int
-    let directory: URL
-    private var process: Process?
-
-    init() throws {
-        port = try Self.freePort()
-        directory = try TestEnvironment.temporaryDirectory("redis")
-        try start()
-    }
-
-    var url: String { "redis://127.0.0.1:\(port)/0" }
-
-    func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestEnvironment.redisServerBinary)
-        p.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
-                       "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                       "--logfile", directory.appendingPathComponent("log").path]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if Self.canConnect(port: port) { return }
-            usleep(20_000)
-        }
-        throw StartFailure(port: port)
-    }
-
-    struct StartFailure: Error, CustomStringConvertible {
-        var port: Int
-        var description: String { "redis-server never opened port \(port)" }
-    }
-
-    /// SIGKILL, as in a crash: with `appendfsync always` every acknowledged write is already on
-    /// disk. (SIGTERM is not used: the test process's blocked signal mask is inherited by the
-    /// child, so redis-server never sees it.)
-    func stop() {
-        guard let p = process else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        process = nil
-    }
-
-    deinit {
-        if let p = process {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-}
 
 /// The port the health server bound (port 0 in the config), set from its `onBound` callback.
 final class PortBox: Sendable {
@@ -135,7 +51,7 @@ final class PortBox: Sendable {
     @Test
     func redisDownWhileBuffersHoldDataLosesNothing() async throws {
         let env = try WorkerTests.env()
-        let redis = try OwnRedisServer()
+        let redis = try RedisServerProcess(["--appendonly", "yes", "--appendfsync", "always"])
         let id = WorkerTests.unique(), bucket = "r-\(id)"
         let stream = "clicks-\(id)"
         let store = try await WorkerTests.makeStore(env, bucket: bucket)
@@ -151,7 +67,7 @@ final class PortBox: Sendable {
                 (try? await client.pending(stream: stream, group: "g-\(id)"))?.count == 150
             }
             #expect(try await store.list(prefix: "lake/", continuationToken: nil, maxKeys: 10).objects.isEmpty)
-            redis.stop()
+            redis.kill()
             // Buffered data is still written while Redis is away; the acknowledgement waits.
             try await WorkerTests.waitUntil(timeout: .seconds(20), "the file written with Redis down") {
                 try await !store.list(prefix: "lake/clicks/", continuationToken: nil, maxKeys: 10).objects.isEmpty

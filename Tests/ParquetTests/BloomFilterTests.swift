@@ -32,7 +32,7 @@ import TestSupport
     }
 
     @Test func fixedWidthFastPathsHashPlainBytes() {
-        var rng = MetaTestRandom(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<1000 {
             let x = rng.next()
             let i64 = Int64(bitPattern: x)

@@ -10,7 +10,7 @@ import TestSupport
     static let codecs: [Compression] = [.uncompressed, .snappy, .gzip(), .gzip(level: 9), .zstd(), .zstd(level: 19), .lz4Raw]
 
     static func inputs() -> [(String, [UInt8])] {
-        var rng = MetaTestRandom(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let random = (0..<100_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let text = Array(String(repeating: "lakewriter streams rows into parquet; ", count: 30_000).utf8)
         var ints: [UInt8] = []
@@ -131,15 +131,3 @@ import TestSupport
     }
 }
 
-/// Deterministic test data without Foundation's random sources.
-struct MetaTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Parquet
 
 /// Byte-exact checks against encodings computed by hand from the Thrift compact spec,
@@ -183,7 +184,7 @@ import Testing
                                 numRows: 10, rowGroups: [RowGroup(columns: [chunk], totalByteSize: 100, numRows: 10)],
                                 keyValueMetadata: [KeyValue(key: "k", value: "v")], createdBy: "x", columnOrders: [.typeDefinedOrder])
         let good = file.thriftBytes()
-        var rng = MetaTestRandom(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         var decoded = 0, failed = 0
         for _ in 0..<20_000 {
             var bytes = good
