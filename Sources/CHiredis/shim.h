@@ -92,6 +92,12 @@ static inline int lw_flat_get_reply(redisContext *c, lw_flat *f) {
     c->reader->privdata = f;
     void *reply = NULL;
     int rc = redisGetReply(c, &reply);
+    /* A reply cut short (timeout, connection lost) leaves the reader holding `f` as its
+     * unfinished root: hiredis would later free it with the default functions (a double free of
+     * the caller's lw_flat). Forget it, and the half-parsed reply with it: the connection is
+     * dropped after any error anyway. */
+    if (c->reader->reply == (void *)f) c->reader->reply = NULL;
+    if (rc != REDIS_OK) c->reader->ridx = -1;
     c->reader->fn = saved;
     c->reader->privdata = savedPrivdata;
     if (rc == REDIS_OK && reply == NULL) rc = REDIS_ERR;

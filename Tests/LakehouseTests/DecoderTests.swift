@@ -229,6 +229,12 @@ import Testing
         #expect(batch.rowCount == 1)
         #expect(withBytes(Array(#"{"n": 1}"#.utf8)) { p throws(DecodeError) in try decoder.stageJSON(p) } == nil)
         #expect(decoder.stagedTimeMicros == nil)
+        // Epoch milliseconds that are a valid int64 but overflow microseconds: no partition time
+        // (the worker falls back to the entry id's time), never a trap.
+        #expect(withBytes(Array(#"{"at": 10000000000000000, "n": 1}"#.utf8)) { p throws(DecodeError) in try decoder.stageJSON(p) } == nil)
+        #expect(decoder.stagedTimeMicros == nil)
+        #expect(withBytes(Array(#"{"at": -9223372036854775808, "n": 1}"#.utf8)) { p throws(DecodeError) in try decoder.stageJSON(p) } == nil)
+        #expect(decoder.stagedTimeMicros == nil)
 
         let dates = try EntityDecoder(entity: try #require(config.entity(named: "d")))
         let names = [Array("day".utf8)], values = [Array("1970-01-02".utf8)]

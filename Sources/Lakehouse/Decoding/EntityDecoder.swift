@@ -210,9 +210,16 @@ public final class EntityDecoder {
         guard slot.pointee.generation == generation, !slot.pointee.isNull else { return nil }
         let v = slot.pointee.value.i
         let spec = specs[timeColumn]
-        if spec.kind == .date { return v * 86_400_000_000 }
+        if spec.kind == .date {
+            let (m, overflow) = v.multipliedReportingOverflow(by: 86_400_000_000)
+            return overflow ? nil : m
+        }
         switch spec.unit {
-        case .millis: return v * 1000
+        case .millis:
+            // Any Int64 of milliseconds is a valid value, but not every one fits in microseconds:
+            // such a row is then partitioned by its entry id's time.
+            let (m, overflow) = v.multipliedReportingOverflow(by: 1000)
+            return overflow ? nil : m
         case .micros: return v
         case .nanos: return v / 1000 - (v % 1000 < 0 ? 1 : 0)
         }

@@ -24,9 +24,20 @@ struct ParquetUpload {
         var peakPendingBytes: Int
     }
 
+    /// Encoding went wrong (a ``ParquetError``, a compressor error): retrying cannot help, unlike
+    /// a storage error.
+    struct EncodeFailure: Error, CustomStringConvertible {
+        var underlying: any Error
+        var description: String { "\(underlying)" }
+    }
+
+    private func encoding<T>(_ body: () throws -> T) throws(EncodeFailure) -> T {
+        do { return try body() } catch { throw EncodeFailure(underlying: error) }
+    }
+
     func run(_ batch: RowBatch, key: String, store: any ObjectStore) async throws -> Result {
         let sink = PendingBytes()
-        let writer = try ParquetWriter(schema: batch.schema, sink: sink, properties: properties)
+        let writer = try encoding { try ParquetWriter(schema: batch.schema, sink: sink, properties: properties) }
         let upload = store.makeWriter(key: key, options: options)
         var peak = 0
         let rowGroups: Int
@@ -35,11 +46,11 @@ struct ParquetUpload {
             var done = false
             while !done {
                 try Task.checkCancellation()
-                done = try writer.write(batch, from: &cursor)
+                done = try encoding { try writer.write(batch, from: &cursor) }
                 peak = max(peak, sink.buffer.readableBytes)
                 try await upload.write(sink.take())
             }
-            let metadata = try writer.close()
+            let metadata = try encoding { try writer.close() }
             rowGroups = metadata.rowGroups.count
             peak = max(peak, sink.buffer.readableBytes)
             try await upload.write(sink.take())

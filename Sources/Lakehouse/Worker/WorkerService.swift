@@ -252,7 +252,7 @@ public final class LakewriterWorker: Service, Sendable {
                 written = try await upload.run(job.batch, key: key, store: store)
                 storageReady.set(nil)
                 break
-            } catch let error as ParquetError {
+            } catch let error as ParquetUpload.EncodeFailure {
                 // Rows were validated while decoding, so this is a bug: keep the entries pending
                 // (they are read again after a restart) rather than lose them.
                 logger.error("encoding failed; entries stay pending", metadata: [

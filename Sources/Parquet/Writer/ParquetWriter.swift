@@ -114,12 +114,15 @@ public final class ParquetWriter {
             for c in batch.columns where c.maxRep > 0 { try Self.validateNesting(c) }
             try batch.validateSiblings()
             cursor.positions = Array(repeating: .init(), count: batch.columns.count)
+            cursor.batchRows = batch.rowCount
             // Slices small enough that the byte limit is checked about 8 times per row group
             // (wide rows), and at most 65,536 rows.
             let bytesPerRow = max(1, batch.byteCount / max(1, batch.rowCount))
             cursor.sliceRows = max(1, min(65536, properties.maxRowGroupBytes / 8 / bytesPerRow))
         }
         let rows = batch.rowCount
+        precondition(rows == cursor.batchRows && batch.columns.count == cursor.positions.count,
+                     "write(_:from:) continued with another batch than the cursor's")
         while cursor.rowsWritten < rows {
             let take = min(rows - cursor.rowsWritten, properties.maxRowGroupRows - rowGroupRows, cursor.sliceRows)
             for i in batch.columns.indices {
@@ -294,6 +297,8 @@ public struct RowBatchCursor: Sendable {
     public internal(set) var rowsWritten = 0
     /// Per column; empty until the batch was validated.
     var positions: [Position] = []
+    /// Rows of the batch the cursor belongs to.
+    var batchRows = 0
     /// Rows encoded between two checks of the row group's size.
     var sliceRows = 65536
 
