@@ -13,11 +13,7 @@ import TestSupport
 @Suite(.serialized) struct WorkerEvolutionTests {
     static func config(_ env: WorkerTests.Env, id: String, bucket: String) throws -> LakewriterConfig {
         let yaml = """
-        redis: {url: "\(env.redisURL)", group: g-\(id), consumer: c-\(id), batch: 500, block: 200ms}
-        storage: {url: "s3://\(bucket)/lake", endpoint: "\(env.s3Endpoint)", region: us-east-1, path_style: true,
-                  access_key_id: "\(env.accessKey)", secret_access_key: "\(env.secretKey)"}
-        flush: {max_rows: 100000, max_age: 60s, idle: 500ms, shutdown_grace: 20s}
-        http: {listen: "127.0.0.1:0"}
+        \(WorkerTests.header(env, id: id, bucket: bucket, flush: "max_rows: 100000, max_age: 60s, idle: 500ms, shutdown_grace: 20s"))
         entities:
           readings:
             stream: readings-\(id)

@@ -25,11 +25,8 @@ final class PortBox: Sendable {
     static func config(_ env: WorkerTests.Env, redisURL: String, id: String, bucket: String, endpoint: String? = nil,
                        idle: String) throws -> LakewriterConfig {
         let yaml = """
-        redis: {url: "\(redisURL)", group: g-\(id), consumer: c-\(id), batch: 500, block: 200ms}
-        storage: {url: "s3://\(bucket)/lake", endpoint: "\(endpoint ?? env.s3Endpoint)", region: us-east-1, path_style: true,
-                  access_key_id: "\(env.accessKey)", secret_access_key: "\(env.secretKey)"}
-        flush: {max_rows: 100000, max_age: 60s, idle: \(idle), shutdown_grace: 20s}
-        http: {listen: "127.0.0.1:0"}
+        \(WorkerTests.header(env, id: id, bucket: bucket, redisURL: redisURL, endpoint: endpoint,
+                             flush: "max_rows: 100000, max_age: 60s, idle: \(idle), shutdown_grace: 20s"))
         entities:
           clicks:
             stream: clicks-\(id)

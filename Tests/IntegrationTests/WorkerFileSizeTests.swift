@@ -19,6 +19,15 @@ import TestSupport
         return String(decoding: (0..<n).map { _ in alphabet[Int(rng.next() % 64)] }, as: UTF8.self)
     }
 
+    /// `count` clicks within one hour, each with a random `path` of `pathLength` characters.
+    static func addClicks(_ client: RedisStreamClient, stream: String, count: Int, pathLength: Int) async throws {
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<count {
+            _ = try await client.command(["XADD", stream, "*", "ts", "\(1_795_280_400_000 + n)", "user_id", "\(n)",
+                                          "path", noise(pathLength, &rng)])
+        }
+    }
+
     @Test func aLargeFileIsUploadedRowGroupByRowGroup() async throws {
         let env = try W.env()
         let id = W.unique(), bucket = "lakewriter-worker-tests/\(id)"
@@ -68,12 +77,8 @@ import TestSupport
         config.flush.idle = .seconds(1)
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
-        var rng = SystemRandomNumberGenerator()
         let total = 9000
-        for n in 0..<total {
-            _ = try await client.command(["XADD", "clicks-\(id)", "*", "ts", "\(1_795_280_400_000 + n)", "user_id", "\(n)",
-                                          "path", Self.noise(1000, &rng)])
-        }
+        try await Self.addClicks(client, stream: "clicks-\(id)", count: total, pathLength: 1000)
         try await W.withWorker(config) { _ in
             try await W.waitUntil(timeout: .seconds(90), "all acknowledged") {
                 try await W.allAcknowledged(client, streams: ["clicks-\(id)"], group: "g-\(id)")
@@ -102,15 +107,8 @@ import TestSupport
         config.flush.idle = .seconds(2)
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
-        var rng = SystemRandomNumberGenerator()
         let total = 30_000
-        for chunk in 0..<(total / 1000) {
-            for i in 0..<1000 {
-                let n = chunk * 1000 + i
-                _ = try await client.command(["XADD", "clicks-\(id)", "*", "ts", "\(1_795_280_400_000 + n)", "user_id", "\(n)",
-                                              "path", Self.noise(40, &rng)])
-            }
-        }
+        try await Self.addClicks(client, stream: "clicks-\(id)", count: total, pathLength: 40)
         try await W.withWorker(config) { _ in
             try await W.waitUntil(timeout: .seconds(90), "all acknowledged") {
                 try await W.allAcknowledged(client, streams: ["clicks-\(id)"], group: "g-\(id)")

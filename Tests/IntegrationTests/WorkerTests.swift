@@ -72,6 +72,18 @@ import TestSupport
         return try ConfigLoader(environment: [:]).load(yaml: yaml)
     }
 
+    /// The redis, storage, flush and http lines of a worker config (one consumer group per test id).
+    static func header(_ env: Env, id: String, bucket: String, redisURL: String? = nil, endpoint: String? = nil,
+                       flush: String) -> String {
+        """
+        redis: {url: "\(redisURL ?? env.redisURL)", group: g-\(id), consumer: c-\(id), batch: 500, block: 200ms}
+        storage: {url: "s3://\(bucket)/lake", endpoint: "\(endpoint ?? env.s3Endpoint)", region: us-east-1, path_style: true,
+                  access_key_id: "\(env.accessKey)", secret_access_key: "\(env.secretKey)"}
+        flush: {\(flush)}
+        http: {listen: "127.0.0.1:0"}
+        """
+    }
+
     static func makeStore(_ env: Env, bucket: String) async throws -> any ObjectStore {
         let store = try makeObjectStore(url: "s3://\(bucket)", options: ObjectStoreOptions(
             endpoint: env.s3Endpoint, region: "us-east-1", addressing: .pathStyle,
@@ -370,11 +382,8 @@ import TestSupport
 
     func yaml(_ env: WorkerTests.Env, id: String, bucket: String, endpoint: String) -> String {
         """
-        redis: {url: "\(env.redisURL)", group: g-\(id), consumer: c-\(id), batch: 500, block: 200ms}
-        storage: {url: "s3://\(bucket)/lake", endpoint: "\(endpoint)", region: us-east-1, path_style: true,
-                  access_key_id: "\(env.accessKey)", secret_access_key: "\(env.secretKey)"}
-        flush: {max_rows: 100000, max_age: 10m, idle: 10m, shutdown_grace: 20s}
-        http: {listen: "127.0.0.1:0"}
+        \(WorkerTests.header(env, id: id, bucket: bucket, endpoint: endpoint,
+                             flush: "max_rows: 100000, max_age: 10m, idle: 10m, shutdown_grace: 20s"))
         entities:
           clicks:
             stream: clicks-\(id)

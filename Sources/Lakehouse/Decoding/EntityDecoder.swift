@@ -218,8 +218,7 @@ public final class EntityDecoder {
         case .millis:
             // Any Int64 of milliseconds is a valid value, but not every one fits in microseconds:
             // such a row is then partitioned by its entry id's time.
-            let (m, overflow) = v.multipliedReportingOverflow(by: 1000)
-            return overflow ? nil : m
+            return ValueParsers.fromEpochMillis(v, unit: .micros)
         case .micros: return v
         case .nanos: return v / 1000 - (v % 1000 < 0 ? 1 : 0)
         }

@@ -39,20 +39,20 @@ public final class LocalFileStore: ObjectStore {
 
     @discardableResult
     public func put(key: String, body: ByteBuffer) async throws -> ObjectInfo {
-        let path = try path(for: key, operation: "PutObject")
-        return try await run {
-            let tmp = try Self.writeTempFile(nextTo: path, body: body, operation: "PutObject", key: key)
-            try Self.publish(tmp: tmp, to: path, exclusive: false, operation: "PutObject", key: key)
-            return ObjectInfo(key: key, size: Int64(body.readableBytes), lastModified: Date())
-        }
+        try await put(key: key, body: body, exclusive: false)
     }
 
     @discardableResult
     public func putIfAbsent(key: String, body: ByteBuffer) async throws -> ObjectInfo {
+        try await put(key: key, body: body, exclusive: true)
+    }
+
+    /// Temp file, fsync, then rename (`exclusive`: link, failing when the key exists).
+    private func put(key: String, body: ByteBuffer, exclusive: Bool) async throws -> ObjectInfo {
         let path = try path(for: key, operation: "PutObject")
         return try await run {
             let tmp = try Self.writeTempFile(nextTo: path, body: body, operation: "PutObject", key: key)
-            try Self.publish(tmp: tmp, to: path, exclusive: true, operation: "PutObject", key: key)
+            try Self.publish(tmp: tmp, to: path, exclusive: exclusive, operation: "PutObject", key: key)
             return ObjectInfo(key: key, size: Int64(body.readableBytes), lastModified: Date())
         }
     }

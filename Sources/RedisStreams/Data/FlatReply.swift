@@ -29,8 +29,14 @@ final class FlatReply {
 
     /// A string token's bytes (valid until the next reply is read into this object).
     func bytes(_ t: lw_flat_token) -> UnsafeRawBufferPointer {
-        guard t.length > 0, let base = storage.pointee.bytes else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + Int(t.value), count: Int(t.length))
+        span(Int(t.value)..<(Int(t.value) + Int(t.length)))
+    }
+
+    /// Bytes `range` of the reply's string buffer (strings are stored in reply order, so the
+    /// strings of one section are one span).
+    func span(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        guard !range.isEmpty, let base = storage.pointee.bytes else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
     func text(_ t: lw_flat_token) -> String { String(decoding: bytes(t), as: UTF8.self) }

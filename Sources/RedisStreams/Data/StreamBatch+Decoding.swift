@@ -77,8 +77,7 @@ extension StreamBatch {
             entries.append(Entry(id: id, idRange: range(idToken), fieldsStart: start,
                                  fieldCount: fields.count - start, isDeleted: f.type != REDIS_REPLY_ARRAY))
         }
-        let span = reply.bytes(lw_flat_token(type: REDIS_REPLY_STRING, reserved: 0, value: Int64(first), length: Int64(end - first)))
-        return DecodedStream(batch: StreamBatch(stream: stream, source: source, bytes: [UInt8](span), entries: entries,
+        return DecodedStream(batch: StreamBatch(stream: stream, source: source, bytes: [UInt8](reply.span(first..<end)), entries: entries,
                                                 fields: fields),
                              replyCount: n, lastID: lastID)
     }
