@@ -12,7 +12,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
@@ -33,9 +32,13 @@ let package = Package(
         // Native Parquet writer: depends on nothing but the codecs.
         .target(name: "Parquet", dependencies: ["CSnappy", "CZstd", "CZlib", "CLZ4"]),
 
+        // The one retry-delay formula (Redis, S3, the worker).
+        .target(name: "Retrying"),
+
         .target(
             name: "ObjectStore",
             dependencies: [
+                "Retrying",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -48,7 +51,7 @@ let package = Package(
         .target(
             name: "RedisStreams",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "Retrying",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,13 +62,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The model: configuration, entity schemas, shared text and log formats.
         .target(
-            name: "Lakehouse",
+            name: "LakeModel",
             dependencies: [
-                "Parquet", "ObjectStore", "RedisStreams",
+                "Parquet",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Decoding: JSON scanner, entity decoders, schema evolution (one module: they rely on
+        // cross-function inlining).
+        .target(name: "LakeDecoding", dependencies: ["LakeModel", "Parquet"]),
+        // Output: row-group-by-row-group upload, partitions and object keys, UUIDv7 names,
+        // schema records, the store opener and writer properties.
+        .target(
+            name: "LakeOutput",
+            dependencies: [
+                "LakeModel", "Parquet", "ObjectStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The stream worker.
+        .target(
+            name: "LakeWorker",
+            dependencies: [
+                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore", "RedisStreams", "Retrying",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,17 +97,25 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Offline tools: convert, inspect, check-config.
+        .target(
+            name: "LakeTools",
+            dependencies: [
+                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "lakewriter",
             dependencies: [
-                "Lakehouse", "Parquet", "ObjectStore",
+                "LakeWorker", "LakeTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "lakewriter-backfill",
             dependencies: [
-                "PostgresSource", "Lakehouse",
+                "PostgresSource", "LakeModel", "LakeDecoding", "LakeOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "backfill/Sources"
@@ -101,13 +133,20 @@ let package = Package(
 
         // Shared test helpers: reading files back with pyarrow / DuckDB / polars,
         // server endpoints from the environment.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", path: "Tests/TestSupport", exclude: ["readback.py"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestSupport"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"],
                     exclude: ["Vectors", "README.md"]),
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "CHiredis", "TestSupport"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
-        .testTarget(name: "LakehouseTests", dependencies: ["Lakehouse", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Lakehouse", "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),
+        .testTarget(name: "LakeModelTests", dependencies: ["LakeModel", "TestSupport"]),
+        .testTarget(name: "LakeDecodingTests", dependencies: ["LakeDecoding", "LakeModel", "Parquet", "TestSupport"]),
+        .testTarget(name: "LakeOutputTests", dependencies: ["LakeOutput", "LakeModel", "Parquet", "ObjectStore", "TestSupport"]),
+        .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
+                                                            "RedisStreams", "TestSupport"]),
+        .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeModel", "LakeDecoding", "LakeOutput",
+                                                           "Parquet", "ObjectStore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
+                                                             "ObjectStore", "RedisStreams", "TestSupport"]),
     ]
 )

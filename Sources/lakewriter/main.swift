@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import Lakehouse
+import LakeTools
+import LakeWorker
 
-/// `lakewriter`: argument parsing only; the work is in `Lakehouse.Commands`.
+/// `lakewriter`: argument parsing only; the work is in `LakeTools.Commands` and `LakeWorker.WorkerMain`.
 struct LakewriterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lakewriter",

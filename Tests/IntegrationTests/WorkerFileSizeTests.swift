@@ -1,5 +1,7 @@
+@testable import LakeModel
+@testable import LakeOutput
+@testable import LakeWorker
 import Foundation
-@testable import Lakehouse
 import Logging
 import NIOCore
 import ObjectStore

@@ -1,5 +1,7 @@
+import LakeModel
+import LakeOutput
+import LakeWorker
 import Foundation
-import Lakehouse
 import Logging
 import NIOCore
 import ObjectStore

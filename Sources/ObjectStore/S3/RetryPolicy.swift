@@ -1,8 +1,9 @@
+import Retrying
 import Synchronization
 
 /// When and how long to wait before retrying a failed S3 request.
 ///
-/// Exponential backoff with full jitter (a uniformly random delay between zero and
+/// Exponential backoff with full jitter (``Backoff``: a uniformly random delay between zero and
 /// `min(maxDelay, baseDelay * 2^attempt)`), at most `maxAttempts` attempts per request,
 /// and a retry budget shared by all requests of a store so a failing service is not
 /// hammered by every in-flight part retrying in lockstep.
@@ -33,12 +34,10 @@ public struct RetryPolicy: Sendable {
     /// Never retry.
     public static let none = RetryPolicy(maxAttempts: 1)
 
-    /// The full-jitter delay before retry number `retry` (1 for the first retry).
+    /// The delay before retry number `retry` (1 for the first retry): the package's one
+    /// ``Backoff`` formula from `baseDelay` to `maxDelay`.
     func delay(beforeRetry retry: Int) -> Duration {
-        let capNanos = Double(maxDelay.components.seconds) * 1e9 + Double(maxDelay.components.attoseconds) / 1e9
-        let baseNanos = Double(baseDelay.components.seconds) * 1e9 + Double(baseDelay.components.attoseconds) / 1e9
-        let ceiling = min(capNanos, baseNanos * Double(1 << min(retry - 1, 30)))
-        return .nanoseconds(Int64(Double.random(in: 0...max(ceiling, 0))))
+        Backoff(initial: baseDelay, maximum: maxDelay, jitter: .full).delay(attempt: retry - 1)
     }
 }
 

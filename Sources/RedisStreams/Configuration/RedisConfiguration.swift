@@ -1,3 +1,4 @@
+@_exported import Retrying
 /// Where and how to connect to Redis: endpoint, credentials, database and timeouts.
 ///
 /// Built from a URL with ``init(url:)``:
@@ -185,29 +186,5 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-/// Reconnection delays: exponential from `initial`, capped at `maximum`, with jitter so that many
-/// workers do not hammer a restarting server in lock-step.
-public struct Backoff: Sendable, Equatable {
-    /// First delay. Default 50 ms.
-    public var initial: Duration
-    /// Largest delay. Default 2 s.
-    public var maximum: Duration
-
-    public init(initial: Duration = .milliseconds(50), maximum: Duration = .seconds(2)) {
-        self.initial = initial
-        self.maximum = maximum
-    }
-
-    /// The delay before attempt `attempt` (0-based): uniformly drawn from [d/2, d] where
-    /// d = min(maximum, initial·2^attempt).
-    public func delay(attempt: Int) -> Duration {
-        let base = initial * (1 << min(attempt, 20))
-        let d = min(base, maximum)
-        let ns = d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
-        guard ns > 1 else { return d }
-        return .nanoseconds(ns / 2 + Int64.random(in: 0...(ns / 2)))
     }
 }

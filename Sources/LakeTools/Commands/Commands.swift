@@ -1,0 +1,221 @@
+import LakeModel
+import LakeOutput
+import LakeDecoding
+import Foundation
+import Parquet
+
+/// The logic behind the `lakewriter` commands, kept here so tests call it directly and the
+/// executable only parses arguments. Each returns the exit status and writes its own output.
+public enum Commands {
+    /// Where a command's output goes (stdout and stderr in the CLI, buffers in tests).
+    public struct Output: Sendable {
+        public var out: @Sendable (String) -> Void
+        public var err: @Sendable (String) -> Void
+
+        public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+            self.out = out
+            self.err = err
+        }
+
+        public static let standard = Output(
+            out: { FileHandle.standardOutput.write(Data($0.utf8)) },
+            err: { FileHandle.standardError.write(Data($0.utf8)) })
+    }
+
+    /// Exit statuses of the commands.
+    public enum Status {
+        public static let ok: Int32 = 0
+        public static let failure: Int32 = 1
+        public static let usage: Int32 = 2
+        public static let rejected: Int32 = 3
+    }
+
+    // MARK: check-config
+
+    public static func checkConfig(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   output: Output = .standard) -> Int32 {
+        do {
+            let config = try ConfigLoader(environment: environment).load(path: path)
+            output.out(config.maskedYAML)
+            output.err("\(path): OK, \(config.entities.count) entit\(config.entities.count == 1 ? "y" : "ies")\n")
+            return Status.ok
+        } catch {
+            output.err("error: \(error)\n")
+            return Status.usage
+        }
+    }
+
+    // MARK: convert
+
+    /// The options of `lakewriter convert`.
+    public struct ConvertArguments: Sendable {
+        public var config: String
+        public var entity: String
+        public var input: String
+        public var output: String
+        public var compression: String?
+        public var rejects: String?
+        public var threads: Int?
+
+        public init(config: String, entity: String, input: String, output: String, compression: String? = nil,
+                    rejects: String? = nil, threads: Int? = nil) {
+            self.config = config
+            self.entity = entity
+            self.input = input
+            self.output = output
+            self.compression = compression
+            self.rejects = rejects
+            self.threads = threads
+        }
+    }
+
+    public static func convert(_ a: ConvertArguments, environment: [String: String] = ProcessInfo.processInfo.environment,
+                               output: Output = .standard) async -> Int32 {
+        let config: LakewriterConfig
+        do {
+            config = try ConfigLoader(environment: environment).load(path: a.config)
+        } catch {
+            output.err("error: \(error)\n")
+            return Status.usage
+        }
+        guard let entity = config.entity(named: a.entity) else {
+            output.err("error: no entity named \(a.entity) in \(a.config) (have: \(config.entities.map(\.name).joined(separator: ", ")))\n")
+            return Status.usage
+        }
+        var parquet = config.parquet
+        if let c = a.compression {
+            guard let codec = ParquetConfig.Compression(name: c) else {
+                output.err("error: --compression must be none, snappy, gzip, zstd or lz4_raw, not \(c)\n")
+                return Status.usage
+            }
+            parquet.compression = codec
+        }
+        var converter = Converter(entity: entity, parquet: parquet)
+        if let t = a.threads { converter.threads = max(1, t) }
+
+        // s3:// outputs are written to a local file first, then uploaded whole.
+        let target: OutputTarget
+        switch OutputTarget(a.output) {
+        case .some(let t): target = t
+        case .none:
+            output.err("error: --output must be a path, file://PATH or s3://BUCKET/KEY\n")
+            return Status.usage
+        }
+        let localPath: String
+        switch target {
+        case .file(let p): localPath = p
+        case .s3:
+            localPath = NSTemporaryDirectory() + "lakewriter-convert-\(UUID().uuidString).parquet"
+        }
+        defer { if case .s3 = target { try? FileManager.default.removeItem(atPath: localPath) } }
+
+        let result: ConvertResult
+        let job = converter
+        do {
+            result = try await runOnThread { () throws(ConvertError) -> ConvertResult in
+                try job.run(inputPath: a.input, outputPath: localPath, rejectsPath: a.rejects)
+            }
+        } catch {
+            output.err("error: \(error)\n")
+            return error.exitCode
+        }
+        if case .s3(let bucket, let key) = target {
+            do {
+                try await Storage.upload(file: localPath, bucket: bucket, key: key, storage: config.storage)
+            } catch {
+                output.err("error: uploading to \(a.output): \(error)\n")
+                return Status.failure
+            }
+        }
+        let rate = result.seconds > 0 ? Int(Double(result.rows) / result.seconds) : 0
+        output.err("\(a.output): \(result.rows) rows, \(result.fileBytes) bytes, \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
+            + (result.rejected > 0 ? ", \(result.rejected) rejected" : "") + "\n")
+        if result.rejected > 0 {
+            if a.rejects == nil {
+                for r in result.sampleRejects.prefix(10) { output.err("line \(r.line): \(r.error)\n") }
+                if result.rejected > 10 { output.err("… \(result.rejected - 10) more (use --rejects FILE)\n") }
+            }
+            return Status.rejected
+        }
+        return Status.ok
+    }
+
+    /// Where `convert` writes.
+    enum OutputTarget {
+        case file(String)
+        case s3(bucket: String, key: String)
+
+        init?(_ s: String) {
+            if s.hasPrefix("s3://") {
+                guard case .s3(let bucket, let key) = StorageLocation(s), !key.isEmpty else { return nil }
+                self = .s3(bucket: bucket, key: key)
+            } else if s.hasPrefix("file://") {
+                let p = String(s.dropFirst(7))
+                guard !p.isEmpty else { return nil }
+                self = .file(p)
+            } else {
+                guard !s.isEmpty else { return nil }
+                self = .file(s)
+            }
+        }
+    }
+
+    // MARK: inspect
+
+    public static func inspect(path: String, json: Bool, config: String? = nil,
+                               environment: [String: String] = ProcessInfo.processInfo.environment,
+                               output: Output = .standard) async -> Int32 {
+        var local = path
+        var cleanup: String?
+        if path.hasPrefix("s3://") {
+            guard case .s3(let bucket, let key) = StorageLocation(path), !key.isEmpty else {
+                output.err("error: expected s3://BUCKET/KEY\n")
+                return Status.usage
+            }
+            var storage = StorageConfig()
+            if let config {
+                do {
+                    storage = try ConfigLoader(environment: environment).load(path: config).storage
+                } catch {
+                    output.err("error: \(error)\n")
+                    return Status.usage
+                }
+            }
+            local = NSTemporaryDirectory() + "lakewriter-inspect-\(UUID().uuidString).parquet"
+            cleanup = local
+            do {
+                try await Storage.download(bucket: bucket, key: key, to: local, storage: storage)
+            } catch {
+                output.err("error: reading \(path): \(error)\n")
+                return Status.failure
+            }
+        } else if path.hasPrefix("file://") {
+            local = String(path.dropFirst(7))
+        }
+        defer { if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) } }
+        do {
+            let report = try Inspector.inspect(path: local, displayPath: path)
+            output.out(json ? report.json + "\n" : report.text)
+            return Status.ok
+        } catch {
+            output.err("error: \(path): \(error)\n")
+            return Status.failure
+        }
+    }
+
+    /// Runs blocking work on its own thread (never on Swift's cooperative pool) and awaits it.
+    static func runOnThread<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(E) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,113 @@
+import LakeModel
+import LakeOutput
+
+/// When a buffer is written out: by count, size, age or idleness, and which
+/// buffers go first when buffered data passes the memory limit.
+///
+/// Pure logic over instants of any clock, so flush timing is tested without sleeping.
+public struct FlushPolicy: Sendable, Equatable {
+    /// Why a buffer was flushed (a bounded label value for metrics and logs).
+    public enum Reason: String, Sendable, CaseIterable {
+        case rows, bytes, age, idle, memory, shutdown
+        /// The entity's schema evolved: buffers of the previous version are written out.
+        case schema
+    }
+
+    public var maxRows: Int
+    public var maxBytes: Int
+    public var maxAge: Duration
+    public var idle: Duration
+    public var memoryLimit: Int
+    /// After a memory-limit flush, buffered bytes fall to at most this fraction of the limit,
+    /// so the worker does not flush one buffer per incoming batch while at the limit.
+    public var lowWaterFraction: Double
+
+    public init(maxRows: Int = 100_000, maxBytes: Int = 128 << 20, maxAge: Duration = .seconds(60),
+                idle: Duration = .seconds(10), memoryLimit: Int = 512 << 20, lowWaterFraction: Double = 0.5) {
+        self.maxRows = maxRows
+        self.maxBytes = maxBytes
+        self.maxAge = maxAge
+        self.idle = idle
+        self.memoryLimit = memoryLimit
+        self.lowWaterFraction = lowWaterFraction
+    }
+
+    /// The state of one buffer the policy looks at.
+    public struct BufferState<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+        public var rows: Int
+        public var bytes: Int
+        public var firstAppend: Instant
+        public var lastAppend: Instant
+        public init(rows: Int, bytes: Int, firstAppend: Instant, lastAppend: Instant) {
+            self.rows = rows
+            self.bytes = bytes
+            self.firstAppend = firstAppend
+            self.lastAppend = lastAppend
+        }
+    }
+
+    /// The reason to flush this buffer now, or nil to keep it.
+    public func reason<I>(for b: BufferState<I>, now: I) -> Reason? {
+        if b.rows == 0 { return nil }
+        if b.rows >= maxRows { return .rows }
+        if b.bytes >= maxBytes { return .bytes }
+        if b.firstAppend.duration(to: now) >= maxAge { return .age }
+        if b.lastAppend.duration(to: now) >= idle { return .idle }
+        return nil
+    }
+
+    /// The instant at which this buffer becomes due by age or idleness.
+    public func deadline<I>(for b: BufferState<I>) -> I {
+        let byAge = b.firstAppend.advanced(by: maxAge)
+        let byIdle = b.lastAppend.advanced(by: idle)
+        return byAge < byIdle ? byAge : byIdle
+    }
+
+    /// True when buffered data is at or above the memory limit: reading pauses.
+    public func mustRelieveMemory(totalBytes: Int) -> Bool { totalBytes >= memoryLimit }
+
+    /// Which buffers to flush, largest first, to bring `total` down to the low-water mark.
+    public func memoryVictims<ID>(_ buffers: [(id: ID, bytes: Int)]) -> [ID] {
+        var total = buffers.reduce(0) { $0 + $1.bytes }
+        guard total >= memoryLimit else { return [] }
+        let target = Int(Double(memoryLimit) * lowWaterFraction)
+        var victims: [ID] = []
+        for b in buffers.sorted(by: { $0.bytes > $1.bytes }) where total > target {
+            victims.append(b.id)
+            total -= b.bytes
+        }
+        return victims
+    }
+}
+
+/// Estimates the file size a buffer would encode to, from its column data (``RowBatch/byteCount``):
+/// `max_bytes` is a target file size, and encoding (dictionaries, compression) shrinks
+/// column data by a ratio that depends on the entity's data.
+///
+/// The ratio is learned from the entity's own files, weighted by their size and decaying so
+/// that recent files count most. Before the first file it is 1 (column data as is), which errs
+/// on the side of smaller files; it is kept within 1/100 and 4.
+public struct EncodedSizeEstimator: Sendable, Equatable {
+    private var fileBytes = 0.0
+    private var rawBytes = 0.0
+    /// Weight kept by earlier files when a new one is learned.
+    public static let decay = 0.75
+
+    public init() {}
+
+    /// File bytes per byte of column data.
+    public var ratio: Double {
+        guard rawBytes > 0 else { return 1 }
+        return min(max(fileBytes / rawBytes, 0.01), 4)
+    }
+
+    /// The expected file size of a buffer holding `rawBytes` of column data.
+    public func estimate(rawBytes: Int) -> Int { Int(Double(rawBytes) * ratio) }
+
+    /// Takes in a written file: `rawBytes` of column data became `fileBytes`.
+    public mutating func learn(rawBytes: Int, fileBytes: Int) {
+        guard rawBytes > 0, fileBytes > 0 else { return }
+        self.rawBytes = self.rawBytes * Self.decay + Double(rawBytes)
+        self.fileBytes = self.fileBytes * Self.decay + Double(fileBytes)
+    }
+}

@@ -1,0 +1,121 @@
+import LakeModel
+import LakeOutput
+import LakeDecoding
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The small HTTP endpoint of the worker: `/healthz` (the process is alive),
+/// `/readyz` (Redis and storage reachable) and `/metrics` (Prometheus text).
+public struct HealthServer: Service {
+    /// Answers readiness: nil when ready, else why not (shown in the body of a 503).
+    public typealias ReadinessCheck = @Sendable () async -> String?
+
+    public var host: String
+    public var port: Int
+    public var metrics: WorkerMetrics
+    public var readiness: ReadinessCheck
+    public var logger: Logger
+    let onBound: (@Sendable (Int) -> Void)?
+
+    /// - Parameter onBound: called with the bound port (useful with port 0 in tests).
+    public init(listen: String, metrics: WorkerMetrics, logger: Logger,
+                readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil) throws {
+        let (h, p) = try Self.parseListen(listen)
+        self.host = h
+        self.port = p
+        self.metrics = metrics
+        self.readiness = readiness
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    struct ListenError: Error, CustomStringConvertible {
+        var value: String
+        var description: String { "http.listen: expected HOST:PORT, got \"\(value)\"" }
+    }
+
+    static func parseListen(_ s: String) throws -> (String, Int) {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port)
+        else { throw ListenError(value: s) }
+        var host = String(s[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    public func run() async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        let bound = channel.channel.localAddress?.port ?? port
+        logger.info("http listening", metadata: ["http.host": "\(host)", "http.port": "\(bound)"])
+        onBound?(bound)
+        try await withGracefulShutdownHandler {
+            try await channel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            channel.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var head: HTTPRequestHead?
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h): head = h
+                    case .body: break
+                    case .end:
+                        guard let h = head else { continue }
+                        let (status, type, body) = await respond(to: h)
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: type)
+                        headers.add(name: "Content-Length", value: String(body.count))
+                        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                        try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+                        try await outbound.write(.end(nil))
+                        if !h.isKeepAlive { return }
+                        head = nil
+                    }
+                }
+            }
+        } catch {
+            logger.debug("http connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func respond(to head: HTTPRequestHead) async -> (HTTPResponseStatus, String, [UInt8]) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        guard head.method == .GET || head.method == .HEAD else {
+            return (.methodNotAllowed, "text/plain", Array("method not allowed\n".utf8))
+        }
+        switch path {
+        case "/healthz":
+            return (.ok, "text/plain", Array("ok\n".utf8))
+        case "/readyz":
+            if let why = await readiness() {
+                return (.serviceUnavailable, "text/plain", Array("not ready: \(why)\n".utf8))
+            }
+            return (.ok, "text/plain", Array("ready\n".utf8))
+        case "/metrics":
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
+        default:
+            return (.notFound, "text/plain", Array("not found\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import LakeModel
+import LakeOutput
+import LakeDecoding
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `lakewriter run`: the worker and its HTTP endpoint in one service group, drained on
+/// SIGTERM/SIGINT. A second signal exits at once without acknowledging anything more.
+public enum WorkerMain {
+    /// Exit code when a second signal (or the end of the shutdown grace) cut the drain short.
+    public static let interruptedExitCode: Int32 = 130
+
+    /// Loads the configuration (exit code 2 when it is invalid) and runs the worker.
+    public static func run(configPath: String) async -> Int32 {
+        let config: LakewriterConfig
+        do {
+            config = try ConfigLoader().load(path: configPath)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            return 2
+        }
+        return await run(config: config)
+    }
+
+    /// Runs until a signal drains the worker; returns the process exit code.
+    public static func run(config: LakewriterConfig) async -> Int32 {
+        bootstrapLogging(config.log)
+        var logger = Logger(label: "lakewriter")
+        logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
+        let metrics = WorkerMetrics()
+        do {
+            let worker = try LakewriterWorker(config: config, logger: logger, metrics: metrics)
+            let http = try HealthServer(listen: config.http.listen, metrics: metrics, logger: logger,
+                                        readiness: { await worker.readiness() })
+            // Services shut down in reverse order: the worker drains first, the HTTP endpoint
+            // (metrics, readiness) stays up until it has.
+            var groupConfig = ServiceGroupConfiguration(
+                services: [.init(service: http), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                logger: logger)
+            groupConfig.maximumGracefulShutdownDuration = config.flush.shutdownGrace
+            let group = ServiceGroup(configuration: groupConfig)
+            let signals = installSignalHandlers(group: group, logger: logger)
+            defer { for s in signals { s.cancel() } }
+            try await group.run()
+            return 0
+        } catch let e as WorkerError where e == .shutdownGraceExceeded {
+            logger.error("shutdown grace exceeded: unwritten entries stay pending and are read again on the next start")
+            return interruptedExitCode
+        } catch {
+            logger.error("lakewriter stopped on an error", metadata: ["error": "\(error)"])
+            return 1
+        }
+    }
+
+    /// The first SIGTERM/SIGINT starts the graceful drain; the second ends the process at once.
+    /// The signals are ignored first, so their default action (termination) never applies.
+    static func installSignalHandlers(group: ServiceGroup, logger: Logger) -> [DispatchSourceSignal] {
+        let count = Counter()
+        return [SIGTERM, SIGINT].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if count.increment() == 1 {
+                    logger.info("signal received: draining (a second signal exits at once)", metadata: ["signal": "\(sig)"])
+                    Task { await group.triggerGracefulShutdown() }
+                } else {
+                    FileHandle.standardError.write(Data("lakewriter: second signal, exiting without draining\n".utf8))
+                    _exit(interruptedExitCode)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    final class Counter: @unchecked Sendable {
+        // Touched only from the global queue's signal handlers, under the lock.
+        private let lock = NSLock()
+        private var n = 0
+        func increment() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n }
+    }
+
+    nonisolated(unsafe) static var bootstrapped = false
+
+    /// Text lines (default) or JSON lines on stderr; called once per process.
+    static func bootstrapLogging(_ log: LogConfig) {
+        guard !bootstrapped else { return }
+        bootstrapped = true
+        let json = log.format == "json"
+        LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label) }
+            return StreamLogHandler.standardError(label: label)
+        }
+    }
+}
+
+/// Errors that end the worker.
+public enum WorkerError: Error, Equatable, CustomStringConvertible {
+    /// Uploads were still running when `flush.shutdown_grace` ended; their entries stay pending.
+    case shutdownGraceExceeded
+
+    public var description: String {
+        switch self {
+        case .shutdownGraceExceeded: "shutdown grace exceeded with uploads in flight"
+        }
+    }
+}
+
+/// One JSON object per line on stderr: `ts`, `level`, `label`, `msg`, then the metadata.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        var out = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level)\",\"label\":" + Self.quote(label)
+            + ",\"msg\":" + Self.quote(message.description)
+        let all = metadata.merging(extra ?? [:]) { _, new in new }
+        for key in all.keys.sorted() { out += "," + Self.quote(key) + ":" + Self.quote("\(all[key]!)") }
+        out += "}\n"
+        FileHandle.standardError.write(Data(out.utf8))
+    }
+
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+}

@@ -1,0 +1,396 @@
+import LakeModel
+import LakeOutput
+import LakeDecoding
+import Logging
+import Parquet
+import RedisStreams
+
+/// A buffer that became a file to write: one entity, one hour, and the entry ids to acknowledge
+/// once the file is durable.
+struct FlushJob: Sendable {
+    var sequence: Int
+    var entity: String
+    var partition: HourPartition
+    var batch: RowBatch
+    /// Entry ids per stream, acknowledged after the upload.
+    var ids: [(stream: String, ids: [StreamID])]
+    var rows: Int
+    /// Column data of the batch (``RowBatch/byteCount``): what the encoded size is learned against.
+    var rawBytes: Int
+    /// Memory the batch holds (``RowBatch/allocatedBytes``), counted against `memory_limit`
+    /// until the job completes.
+    var memoryBytes: Int
+    var reason: FlushPolicy.Reason
+    /// The schema version the rows were decoded with, for `unknown_fields: evolve` entities:
+    /// recorded under `_schemas/` before the file is uploaded.
+    var schemaVersion: Int?
+}
+
+/// An entry that cannot be written: it goes to `{stream}:dlq` and is then acknowledged.
+struct DeadLetter: Sendable {
+    var entry: Int
+    var entity: String
+    /// A bounded label: decode, unroutable, deleted, schema.
+    var reason: String
+    var error: String
+}
+
+/// The worker's buffers, owned by one actor so that decoding, flush decisions and memory
+/// accounting never race. Decoding happens inside the actor: it is synchronous, and the
+/// decoders (not thread-safe) never leave it.
+actor WorkerState {
+    struct Key: Hashable { var entity: Int; var partition: HourPartition }
+
+    final class Buffer {
+        var batch: RowBatch
+        var ids: [[StreamID]]
+        var rows = 0
+        /// As of the last ``WorkerState/measure(_:)`` (after each stream batch and at sealing).
+        var rawBytes = 0
+        var memoryBytes = 0
+        var firstAppend: ContinuousClock.Instant
+        var lastAppend: ContinuousClock.Instant
+        init(batch: RowBatch, streams: Int, now: ContinuousClock.Instant) {
+            self.batch = batch
+            self.ids = Array(repeating: [], count: streams)
+            firstAppend = now
+            lastAppend = now
+        }
+    }
+
+    struct Entity {
+        var config: EntityConfig
+        var decoder: EntityDecoder
+        /// File bytes per byte of column data, learned from this entity's files.
+        var size = EncodedSizeEstimator()
+        var jsonField: [UInt8]?
+        /// Only for `unknown_fields: evolve`: the hot path of other entities never observes.
+        var evolution: SchemaEvolution?
+        /// The newest version handed to the recorder.
+        var queuedVersion = 0
+    }
+
+    let router: Router
+    let policy: FlushPolicy
+    let metrics: WorkerMetrics
+    let logger: Logger
+    /// Where new schema versions go (nil when no entity evolves).
+    let recorder: SchemaRecorder?
+    private let routeField: String
+    private var entities: [Entity]
+    private var buffers: [Key: Buffer] = [:]
+    private var bufferedBytes = 0
+    private var inFlightBytes = 0
+    private var inFlightJobs = 0
+    private var peakBytes = 0
+    private var sequence = 0
+    private var closed = false
+    private var failingFlushes = 0
+    private let jobs: AsyncStream<FlushJob>.Continuation
+    private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// - Parameter schemas: the latest recorded version per evolving entity (a restart goes on
+    ///   from there, so its files keep the evolved columns).
+    init(config: LakewriterConfig, metrics: WorkerMetrics, logger: Logger,
+         jobs: AsyncStream<FlushJob>.Continuation, schemas: [String: EntitySchema] = [:],
+         recorder: SchemaRecorder? = nil) throws {
+        router = Router(entities: config.entities, routeField: config.redis.routeField)
+        policy = FlushPolicy(maxRows: config.flush.maxRows, maxBytes: Int(config.flush.maxBytes),
+                             maxAge: config.flush.maxAge, idle: config.flush.idle,
+                             memoryLimit: Int(config.flush.memoryLimit))
+        self.metrics = metrics
+        self.logger = logger
+        self.jobs = jobs
+        self.recorder = recorder
+        let routeField = config.redis.routeField
+        self.routeField = routeField
+        entities = try config.entities.map { e in
+            var json: [UInt8]?
+            if case .json(let f) = e.payload { json = Array(f.utf8) }
+            let schema = e.unknownFields == .evolve ? schemas[e.name] : nil
+            var entity = Entity(config: e, decoder: try EntityDecoder(entity: e, schema: schema, ignoring: [routeField]),
+                                jsonField: json)
+            if e.unknownFields == .evolve {
+                let evolution = SchemaEvolution(entity: e, current: schema, ignoring: [routeField])
+                entity.queuedVersion = evolution.schema.version
+                entity.evolution = evolution
+                // A first start records the declared version too, so every file's version is listed.
+                if schema == nil { recorder?.enqueue(evolution.schema) }
+            }
+            return entity
+        }
+    }
+
+    var totalBytes: Int { bufferedBytes + inFlightBytes }
+
+    // MARK: Ingest
+
+    struct IngestResult: Sendable {
+        var deadLetters: [DeadLetter] = []
+        /// Entries with nothing to write (deleted while pending): acknowledged at once.
+        var ackNow: [StreamID] = []
+        var rows = 0
+    }
+
+    /// Routes and decodes every entry of a batch into the buffer of its entity and hour.
+    func ingest(_ batch: StreamBatch, now: ContinuousClock.Instant) -> IngestResult {
+        var result = IngestResult()
+        var touched: [Key] = []
+        guard let s = router.index(ofStream: batch.stream) else {
+            for i in batch.entries.indices {
+                result.deadLetters.append(DeadLetter(entry: i, entity: "", reason: "unroutable",
+                                                     error: "stream \(batch.stream) is not configured"))
+            }
+            return result
+        }
+        batch.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            for (i, entry) in batch.entries.enumerated() {
+                if entry.isDeleted {
+                    result.ackNow.append(entry.id)
+                    continue
+                }
+                let ei: Int
+                switch router.route(stream: s, batch: batch, entry: i) {
+                case .entity(let e): ei = e
+                case .unroutable(let why):
+                    result.deadLetters.append(DeadLetter(entry: i, entity: "", reason: "unroutable", error: why))
+                    continue
+                }
+                let idBytes = UnsafeRawBufferPointer(rebasing: raw[entry.idRange])
+                let fieldName = { (f: Int) in UnsafeRawBufferPointer(rebasing: raw[batch.fields[entry.fieldsStart + f].name]) }
+                let fieldValue = { (f: Int) in UnsafeRawBufferPointer(rebasing: raw[batch.fields[entry.fieldsStart + f].value]) }
+
+                // The payload: one JSON field, or the flat fields.
+                var payload: UnsafeRawBufferPointer?
+                if let jf = entities[ei].jsonField {
+                    for f in 0..<entry.fieldCount where fieldName(f).elementsEqual(jf) { payload = fieldValue(f) }
+                    guard payload != nil else {
+                        result.deadLetters.append(DeadLetter(
+                            entry: i, entity: entities[ei].config.name, reason: "decode",
+                            error: "entity \(entities[ei].config.name): entry \(entry.id) has no payload field \"\(String(decoding: jf, as: UTF8.self))\""))
+                        continue
+                    }
+                }
+                if entities[ei].evolution != nil {
+                    do throws(EvolutionFailure) {
+                        try evolveIfNeeded(ei, payload: payload, fieldCount: entry.fieldCount, name: fieldName)
+                    } catch {
+                        result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: error.reason,
+                                                             error: "\(error.message) (stream \(batch.stream), id \(entry.id))"))
+                        continue
+                    }
+                }
+                // Staged (parsed and checked, nothing appended) first: the row's time picks
+                // the buffer of its hour without a second pass over the payload.
+                do {
+                    if let p = payload {
+                        try entities[ei].decoder.stageJSON(p)
+                    } else {
+                        try entities[ei].decoder.stageFields(count: entry.fieldCount, name: fieldName, value: fieldValue)
+                    }
+                } catch {
+                    result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "decode",
+                                                         error: "\(error) (stream \(batch.stream), id \(entry.id))"))
+                    continue
+                }
+                let micros = entities[ei].decoder.stagedTimeMicros ?? Int64(entry.id.milliseconds) * 1000
+                let key = Key(entity: ei, partition: HourPartition(epochMicros: micros))
+                let buffer = self.buffer(for: key, now: now)
+                entities[ei].decoder.commitStaged(streamID: idBytes, into: &buffer.batch)
+                buffer.rows += 1
+                buffer.lastAppend = now
+                buffer.ids[s].append(entry.id)
+                result.rows += 1
+                if buffer.rows >= policy.maxRows {
+                    seal(key, reason: .rows)
+                } else if touched.last != key && !touched.contains(key) {
+                    touched.append(key)
+                }
+            }
+        }
+        // Sizes are measured once per stream batch (a sum over the columns), not per row: a
+        // file may pass `max_bytes` by at most one stream batch of rows.
+        for key in touched {
+            guard let b = buffers[key] else { continue }
+            measure(b)
+            if entities[key.entity].size.estimate(rawBytes: b.rawBytes) >= policy.maxBytes { seal(key, reason: .bytes) }
+        }
+        relieveMemory()
+        publishGauges()
+        return result
+    }
+
+    struct EvolutionFailure: Error {
+        var reason: String
+        var message: String
+    }
+
+    /// `unknown_fields: evolve`: looks at the payload before it is decoded; on a new schema
+    /// version, seals the entity's buffers (they hold the previous version), switches to a
+    /// decoder for the new one and queues the new versions for recording.
+    private func evolveIfNeeded(_ ei: Int, payload: UnsafeRawBufferPointer?, fieldCount: Int,
+                                name: (Int) -> UnsafeRawBufferPointer) throws(EvolutionFailure) {
+        // A copy, committed only once a decoder for the new version exists.
+        var evolution = entities[ei].evolution!
+        let changed: Bool
+        if let p = payload {
+            do { changed = try evolution.observe(json: p) } catch {
+                throw EvolutionFailure(reason: "decode", message: "\(error)")
+            }
+        } else {
+            changed = evolution.observe(fields: (0..<fieldCount).map { String(decoding: name($0), as: UTF8.self) })
+        }
+        guard changed else { return }
+        let config = entities[ei].config
+        let decoder: EntityDecoder
+        do {
+            decoder = try EntityDecoder(entity: config, schema: evolution.schema, ignoring: [routeField])
+        } catch {
+            // A field name Parquet cannot take: this entry is dead-lettered, the schema stays.
+            throw EvolutionFailure(reason: "schema", message: "entity \(config.name): cannot add the new fields: \(error)")
+        }
+        for key in Array(buffers.keys) where key.entity == ei { seal(key, reason: .schema) }
+        entities[ei].decoder = decoder
+        for s in evolution.history where s.version > entities[ei].queuedVersion { recorder?.enqueue(s) }
+        entities[ei].queuedVersion = evolution.schema.version
+        entities[ei].evolution = evolution
+        logger.info("schema evolved", metadata: [
+            "entity": "\(config.name)", "version": "\(evolution.schema.version)",
+            "evolved": "\(evolution.schema.evolved.map { "\($0.name): \($0.type)" }.joined(separator: ", "))",
+        ])
+    }
+
+    /// Brings a buffer's sizes, and the total of buffered memory, up to date.
+    private func measure(_ b: Buffer) {
+        let memory = b.batch.allocatedBytes
+        bufferedBytes += memory - b.memoryBytes
+        b.memoryBytes = memory
+        b.rawBytes = b.batch.byteCount
+    }
+
+    private func buffer(for key: Key, now: ContinuousClock.Instant) -> Buffer {
+        if let b = buffers[key] { return b }
+        let b = Buffer(batch: entities[key.entity].decoder.makeBatch(), streams: router.streams.count, now: now)
+        buffers[key] = b
+        return b
+    }
+
+    private func state(_ key: Key, _ b: Buffer) -> FlushPolicy.BufferState<ContinuousClock.Instant> {
+        .init(rows: b.rows, bytes: entities[key.entity].size.estimate(rawBytes: b.rawBytes),
+              firstAppend: b.firstAppend, lastAppend: b.lastAppend)
+    }
+
+    // MARK: Flush decisions
+
+    /// Seals buffers due by age or idleness (called from a timer, so idle streams flush too).
+    func tick(now: ContinuousClock.Instant) {
+        for (key, b) in buffers {
+            if let r = policy.reason(for: state(key, b), now: now) { seal(key, reason: r) }
+        }
+        publishGauges()
+    }
+
+    /// Seals every buffer (shutdown) and closes the job stream once they are queued.
+    func sealAll(reason: FlushPolicy.Reason) {
+        for key in Array(buffers.keys) { seal(key, reason: reason) }
+        closed = true
+        jobs.finish()
+        publishGauges()
+    }
+
+    private func relieveMemory() {
+        guard policy.mustRelieveMemory(totalBytes: totalBytes) else { return }
+        let victims = policy.memoryVictims(buffers.map { (id: $0.key, bytes: $0.value.memoryBytes) })
+        for key in victims { seal(key, reason: .memory) }
+    }
+
+    private func seal(_ key: Key, reason: FlushPolicy.Reason) {
+        guard !closed, let b = buffers.removeValue(forKey: key) else { return }
+        measure(b)
+        bufferedBytes -= b.memoryBytes
+        guard b.rows > 0 else { return }
+        inFlightBytes += b.memoryBytes
+        inFlightJobs += 1
+        sequence += 1
+        var ids: [(String, [StreamID])] = []
+        for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
+        jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
+                            batch: b.batch, ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
+                            reason: reason,
+                            schemaVersion: entities[key.entity].evolution?.schema.version))
+    }
+
+    // MARK: Completion and backpressure
+
+    /// A job ended (written and acknowledged, or abandoned at shutdown).
+    func completed(_ job: FlushJob) {
+        inFlightBytes -= job.memoryBytes
+        inFlightJobs -= 1
+        resumeWaiters()
+        publishGauges()
+    }
+
+    /// A file of `entity` was written: its size refines the entity's encoded-size estimate.
+    func learnEncodedSize(entity: String, rawBytes: Int, fileBytes: Int) {
+        guard let i = entities.firstIndex(where: { $0.config.name == entity }) else { return }
+        entities[i].size.learn(rawBytes: rawBytes, fileBytes: fileBytes)
+    }
+
+    func flushFailing(_ failing: Bool) {
+        failingFlushes += failing ? 1 : -1
+    }
+
+    /// True while nothing suggests our own pending entries could look abandoned to XAUTOCLAIM.
+    func mayClaim(now: ContinuousClock.Instant, claimIdle: Duration) -> Bool {
+        guard failingFlushes == 0 else { return false }
+        return buffers.values.allSatisfy { $0.firstAppend.duration(to: now) < claimIdle / 2 }
+    }
+
+    /// Suspends while buffered plus in-flight data is at the memory limit.
+    func waitForMemory() async {
+        while policy.mustRelieveMemory(totalBytes: totalBytes) && !closed {
+            metrics.backpressure(true)
+            await withCheckedContinuation { memoryWaiters.append($0) }
+        }
+        metrics.backpressure(false)
+    }
+
+    /// Suspends until every sealed job has completed.
+    func waitUntilDrained() async {
+        while inFlightJobs > 0 {
+            await withCheckedContinuation { drainWaiters.append($0) }
+        }
+    }
+
+    private func resumeWaiters() {
+        if !policy.mustRelieveMemory(totalBytes: totalBytes) || closed {
+            let w = memoryWaiters
+            memoryWaiters = []
+            for c in w { c.resume() }
+        }
+        if inFlightJobs == 0 {
+            let w = drainWaiters
+            drainWaiters = []
+            for c in w { c.resume() }
+        }
+    }
+
+    private func publishGauges() {
+        var bytes: [String: Int] = [:], rows: [String: Int] = [:]
+        for e in entities { bytes[e.config.name] = 0; rows[e.config.name] = 0 }
+        for (k, b) in buffers {
+            bytes[entities[k.entity].config.name, default: 0] += b.memoryBytes
+            rows[entities[k.entity].config.name, default: 0] += b.rows
+        }
+        for (e, v) in bytes { metrics.bufferedBytes(entity: e, v) }
+        for (e, v) in rows { metrics.bufferedRows(entity: e, v) }
+        peakBytes = max(peakBytes, totalBytes)
+        metrics.memoryBytes(totalBytes, peak: peakBytes)
+    }
+
+    /// Rows and bytes still buffered (for logs at shutdown and tests).
+    var summary: (rows: Int, bytes: Int, inFlightJobs: Int) {
+        (buffers.values.reduce(0) { $0 + $1.rows }, bufferedBytes, inFlightJobs)
+    }
+}

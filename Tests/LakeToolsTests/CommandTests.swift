@@ -1,0 +1,58 @@
+@testable import LakeModel
+@testable import LakeDecoding
+@testable import LakeOutput
+@testable import LakeTools
+import Foundation
+import Testing
+import TestSupport
+
+/// Collects a command's output.
+final class OutputBox: @unchecked Sendable {
+    // Commands write from one thread at a time; the lock keeps it safe anyway.
+    private let lock = NSLock()
+    private var outText = ""
+    private var errText = ""
+    var out: String { lock.withLock { outText } }
+    var err: String { lock.withLock { errText } }
+
+    var output: Commands.Output {
+        Commands.Output(out: { s in self.lock.withLock { self.outText += s } },
+                        err: { s in self.lock.withLock { self.errText += s } })
+    }
+}
+
+@Suite struct CommandTests {
+    @Test func checkConfigCommand() throws {
+        let dir = try TestEnvironment.temporaryDirectory("check").path
+        let good = dir + "/good.yaml"
+        try Fixtures.exampleConfig.write(toFile: good, atomically: true, encoding: .utf8)
+        let out = OutputBox()
+        let code = Commands.checkConfig(path: good, environment: Fixtures.exampleEnvironment, output: out.output)
+        #expect(code == 0)
+        #expect(out.out.contains("compression: snappy"))
+        #expect(!out.out.contains("wJalrXUtnFEMI"))
+        let bad = dir + "/bad.yaml"
+        try "redis:\n  block: never\nentities: {e: {stream: s, columns: {a: int64}}}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let out2 = OutputBox()
+        #expect(Commands.checkConfig(path: bad, environment: [:], output: out2.output) == 2)
+        #expect(out2.err.contains("bad.yaml:2: redis.block: expected a duration"))
+    }
+    @Test func convertEvolvesToFinalSchema() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("evolve").path
+        let config = dir + "/c.yaml"
+        try Fixtures.evolvingEntityConfig.write(toFile: config, atomically: true, encoding: .utf8)
+        let input = dir + "/in.jsonl"
+        try "{\"id\": 1}\n{\"id\": 2, \"n\": 5}\n{\"id\": 3, \"n\": 1.5, \"s\": \"x\"}\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let out = dir + "/o.parquet"
+        #expect(await Commands.convert(.init(config: config, entity: "ev", input: input, output: out), environment: [:],
+                                       output: OutputBox().output) == 0)
+        let report = try Inspector.inspect(path: out)
+        #expect(report.schema.map(\.path) == ["id", "n", "s", "_stream_id"])
+        #expect(report.keyValueMetadata.first { $0.key == "lakewriter.schema_version" }?.value == "4") // n added, n widened, s added
+        guard TestEnvironment.python != nil || TestEnvironment.isCI else { return }
+        let problems = try ParquetReadback.mismatches(path: out, columns: ["id", "n", "s", "_stream_id"], expected: [
+            ["1", nil, nil, "1"], ["2", "5.0", nil, "2"], ["3", "1.5", "x", "3"],
+        ])
+        #expect(problems.isEmpty, "\(problems)")
+    }
+}
