@@ -1,12 +1,18 @@
+import Foundation
 import LakeModel
 import NIOCore
 import ObjectStore
 import Parquet
 
+/// **LakeOutput** — the output path shared by the worker, the commands and the backfill:
+/// this upload, ``HourPartition`` and ``ObjectKeys``, ``UUIDv7`` names, schema records, the store
+/// opener (``LakeModel/StorageConfig/openStore(url:logger:relativeTo:onRetry:)``) and writer properties.
+///
 /// Encodes a batch into one Parquet file and streams it to the store row group by row group:
 /// each finished row group goes to the object writer (which cuts multipart parts) before the
 /// next is encoded, so a flush holds one row group of encoded bytes plus the writer's parts,
-/// never the whole file.
+/// never the whole file. Encoding runs on a dedicated thread (``BlockingWork``), never on
+/// Swift's cooperative pool.
 ///
 /// Nothing is visible under the key until the upload completes; on any error the upload is
 /// aborted, and the caller may run it again (the batch is not consumed).
@@ -28,6 +34,8 @@ package struct ParquetUpload {
         /// Most encoded bytes held before being handed to the object writer (one row group,
         /// or the page indexes and footer).
         package var peakPendingBytes: Int
+        /// The footer as written (statistics per row group and column).
+        package var metadata: FileMetaData?
     }
 
     /// Encoding went wrong (a ``ParquetError``, a compressor error): retrying cannot help, unlike
@@ -37,44 +45,118 @@ package struct ParquetUpload {
         package var description: String { "\(underlying)" }
     }
 
-    private func encoding<T>(_ body: () throws -> T) throws(EncodeFailure) -> T {
-        do { return try body() } catch { throw EncodeFailure(underlying: error) }
-    }
-
     package func run(_ batch: RowBatch, key: String, store: any ObjectStore) async throws -> Result {
-        let sink = PendingBytes()
-        let writer = try encoding { try ParquetWriter(schema: batch.schema, sink: sink, properties: properties) }
-        let upload = store.makeWriter(key: key, options: options)
-        var peak = 0
-        let rowGroups: Int
+        let file = try ParquetFileUpload(schema: batch.schema, properties: properties, key: key, store: store,
+                                         options: options)
         do {
-            var cursor = RowBatchCursor()
-            var done = false
-            while !done {
-                try Task.checkCancellation()
-                done = try encoding { try writer.write(batch, from: &cursor) }
-                peak = max(peak, sink.buffer.readableBytes)
-                try await upload.write(sink.take())
-            }
-            let metadata = try encoding { try writer.close() }
-            rowGroups = metadata.rowGroups.count
-            peak = max(peak, sink.buffer.readableBytes)
-            try await upload.write(sink.take())
-            _ = try await upload.finish()
+            try await file.append(batch)
+            return try await file.finish()
         } catch {
-            await upload.abort()
+            await file.abort()
             throw error
         }
-        var partCount = 0
-        if let m = upload as? MultipartObjectWriter { partCount = await m.partsStarted }
-        return Result(bytes: Int(writer.bytesWritten), rowGroups: rowGroups, parts: partCount, peakPendingBytes: peak)
     }
 }
 
-/// The sink of a ``ParquetUpload``: holds what the Parquet writer produced until the upload
-/// takes it. Used by one task at a time (the writer and the upload loop run in the same task).
-package final class PendingBytes: ParquetSink {
-    private(set) var buffer = ByteBuffer()
+/// One Parquet file written to the store while it is produced: ``append(_:)`` any number of
+/// batches (row groups are cut by the writer properties' rows and bytes, and each finished one
+/// is uploaded before the call returns), then ``finish()``, or ``abort()`` on failure.
+///
+/// Used from one task at a time: the worker for one flush, the backfill for one output file.
+/// The key becomes visible only when ``finish()`` completes (multipart completed at the end, or
+/// a local temporary file renamed), so a failed or cancelled file is never seen by readers.
+package final class ParquetFileUpload: @unchecked Sendable {
+    // The writer, sink and cursor are touched by one thread at a time: the calling task, or the
+    // encoding thread it awaits (the continuation orders the accesses).
+    private let writer: ParquetWriter
+    private let sink = PendingBytes()
+    private let upload: any ObjectWriter
+    private var peak = 0
+    private var finished = false
+    package let key: String
+
+    package init(schema: ParquetSchema, properties: WriterProperties, key: String, store: any ObjectStore,
+                 options: ObjectWriterOptions) throws {
+        do {
+            writer = try ParquetWriter(schema: schema, sink: sink, properties: properties)
+        } catch {
+            throw ParquetUpload.EncodeFailure(underlying: error)
+        }
+        self.key = key
+        upload = store.makeWriter(key: key, options: options)
+    }
+
+    /// Rows appended so far.
+    package var rowCount: Int64 { writer.rowCount }
+    /// What the file would take if closed now (finished row groups plus the open one).
+    package var estimatedFileSize: Int64 { writer.estimatedFileSize }
+
+    /// Encodes `batch` (validated first: an invalid value throws ``ParquetUpload/EncodeFailure``
+    /// before anything of it is written) and uploads every row group it finished.
+    package func append(_ batch: RowBatch) async throws {
+        var cursor = RowBatchCursor()
+        var done = false
+        while !done {
+            try Task.checkCancellation()
+            let from = cursor
+            (done, cursor) = try await encode { w in
+                var c = from
+                let done = try w.write(batch, from: &c)
+                return (done, c)
+            }
+            try await ship()
+        }
+    }
+
+    /// Ends the open row group now (the backfill cuts row groups by its own limits).
+    package func flushRowGroup() async throws {
+        try await encode { w in try w.flushRowGroup() }
+        try await ship()
+    }
+
+    /// Writes the footer and completes the upload: the key becomes visible.
+    package func finish() async throws -> ParquetUpload.Result {
+        let metadata = try await encode { w in try w.close() }
+        try await ship()
+        _ = try await upload.finish()
+        finished = true
+        var parts = 0
+        if let m = upload as? MultipartObjectWriter { parts = await m.partsStarted }
+        return ParquetUpload.Result(bytes: Int(writer.bytesWritten), rowGroups: metadata.rowGroups.count, parts: parts,
+                                    peakPendingBytes: peak, metadata: metadata)
+    }
+
+    /// Abandons the upload (nothing becomes visible).
+    package func abort() async {
+        guard !finished else { return }
+        await upload.abort()
+    }
+
+    private func ship() async throws {
+        peak = max(peak, sink.buffer.readableBytes)
+        let bytes = sink.take()
+        if bytes.readableBytes > 0 { try await upload.write(bytes) }
+    }
+
+    private func encode<T: Sendable>(_ body: @escaping @Sendable (ParquetWriter) throws -> T) async throws -> T {
+        let box = WriterBox(writer: writer)
+        do {
+            return try await BlockingWork.run { try body(box.writer) }
+        } catch {
+            throw ParquetUpload.EncodeFailure(underlying: error)
+        }
+    }
+}
+
+/// Hands the writer to the encoding thread; the awaiting task does not touch it meanwhile.
+private struct WriterBox: @unchecked Sendable {
+    let writer: ParquetWriter
+}
+
+/// The sink of a ``ParquetFileUpload``: holds what the Parquet writer produced until the upload
+/// takes it.
+package final class PendingBytes: ParquetSink, @unchecked Sendable {
+    package private(set) var buffer = ByteBuffer()
 
     package func write(_ bytes: UnsafeRawBufferPointer) throws { buffer.writeBytes(bytes) }
     package func close() throws {}
@@ -84,5 +166,24 @@ package final class PendingBytes: ParquetSink {
         let b = buffer
         buffer = ByteBuffer()
         return b
+    }
+}
+
+/// Runs blocking work (encoding, compression, file reads) on a thread of its own, never on
+/// Swift's cooperative pool, and awaits it.
+package enum BlockingWork {
+    package static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(E) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        return try result.get()
     }
 }

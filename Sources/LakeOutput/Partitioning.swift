@@ -27,6 +27,13 @@ public struct HourPartition: Hashable, Sendable, Comparable, CustomStringConvert
         self.hoursSinceEpoch = h
     }
 
+    /// The hour of a Redis entry id's time. Ids are unsigned 64-bit milliseconds; one beyond
+    /// Int64 (`XADD s 18446744073709551614-0 …`) is clamped to the last representable hour
+    /// instead of trapping, so no entry id can crash the worker.
+    public init(entryIDMillis ms: UInt64) {
+        self.init(epochMillis: Int64(clamping: ms))
+    }
+
     /// Calendar fields (proleptic Gregorian, UTC), computed without Foundation.
     public var components: (year: Int, month: Int, day: Int, hour: Int) {
         var days = hoursSinceEpoch / 24

@@ -1,10 +1,13 @@
 import LakeModel
 import LakeOutput
 
-/// When a buffer is written out: by count, size, age or idleness, and which
-/// buffers go first when buffered data passes the memory limit.
+/// When a buffer is written out: the one place where a flush is decided.
 ///
-/// Pure logic over instants of any clock, so flush timing is tested without sleeping.
+/// ``decide(_:totalBytes:now:)`` answers "seal these buffers now, and why" for rows, bytes,
+/// age, idleness and memory; the worker asks it after every stream batch (and mid-batch when a
+/// buffer reaches `max_rows`, so files hold exactly that many rows) and from its timer, which
+/// sleeps until ``nextDeadline(_:)``. Schema changes and shutdown are explicit seals with their
+/// own reasons. Pure logic over instants of any clock, so flush timing is tested without sleeping.
 public struct FlushPolicy: Sendable, Equatable {
     /// Why a buffer was flushed (a bounded label value for metrics and logs).
     public enum Reason: String, Sendable, CaseIterable {
@@ -35,15 +38,54 @@ public struct FlushPolicy: Sendable, Equatable {
     /// The state of one buffer the policy looks at.
     public struct BufferState<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
         public var rows: Int
+        /// The estimated encoded size (what `max_bytes` is compared with).
         public var bytes: Int
+        /// Memory the buffer holds (what `memory_limit` counts).
+        public var memory: Int
         public var firstAppend: Instant
         public var lastAppend: Instant
-        public init(rows: Int, bytes: Int, firstAppend: Instant, lastAppend: Instant) {
+        public init(rows: Int, bytes: Int, memory: Int = 0, firstAppend: Instant, lastAppend: Instant) {
             self.rows = rows
             self.bytes = bytes
+            self.memory = memory
             self.firstAppend = firstAppend
             self.lastAppend = lastAppend
         }
+    }
+
+    /// The one flush decision: the buffers to seal now, each with its reason, in order.
+    ///
+    /// Each buffer due by rows, bytes, age or idleness (``reason(for:now:)``) is sealed; then, when
+    /// `totalBytes` (buffered plus in flight) is at the memory limit, the largest of the others
+    /// go too, until the buffered bytes are down to the low-water mark (``memoryVictims(_:)``).
+    public func decide<ID, I>(_ buffers: [(id: ID, state: BufferState<I>)], totalBytes: Int,
+                              now: I) -> [(id: ID, reason: Reason)] {
+        var sealed: [(id: ID, reason: Reason)] = []
+        var kept: [(id: ID, bytes: Int)] = []
+        var remaining = totalBytes
+        for b in buffers {
+            if let r = reason(for: b.state, now: now) {
+                sealed.append((b.id, r))
+                remaining -= b.state.memory
+            } else if b.state.rows > 0 {
+                kept.append((b.id, b.state.memory))
+            }
+        }
+        if mustRelieveMemory(totalBytes: remaining) {
+            for id in memoryVictims(kept) { sealed.append((id, .memory)) }
+        }
+        return sealed
+    }
+
+    /// The earliest instant at which one of `buffers` becomes due by age or idleness (nil: none
+    /// holds rows): the worker's timer sleeps until then.
+    public func nextDeadline<I>(_ buffers: [BufferState<I>]) -> I? {
+        var next: I?
+        for b in buffers where b.rows > 0 {
+            let d = deadline(for: b)
+            if next == nil || d < next! { next = d }
+        }
+        return next
     }
 
     /// The reason to flush this buffer now, or nil to keep it.

@@ -1,6 +1,4 @@
 import LakeModel
-import LakeOutput
-import LakeDecoding
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -23,9 +21,9 @@ public struct HealthServer: Service {
     /// - Parameter onBound: called with the bound port (useful with port 0 in tests).
     public init(listen: String, metrics: WorkerMetrics, logger: Logger,
                 readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil) throws {
-        let (h, p) = try Self.parseListen(listen)
-        self.host = h
-        self.port = p
+        guard let address = ListenAddress(listen) else { throw ListenError(value: listen) }
+        self.host = address.host
+        self.port = address.port
         self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
@@ -35,14 +33,6 @@ public struct HealthServer: Service {
     struct ListenError: Error, CustomStringConvertible {
         var value: String
         var description: String { "http.listen: expected HOST:PORT, got \"\(value)\"" }
-    }
-
-    static func parseListen(_ s: String) throws -> (String, Int) {
-        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port)
-        else { throw ListenError(value: s) }
-        var host = String(s[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     public func run() async throws {

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `lakewriter run`: the worker and its HTTP endpoint in one service group, drained on
 /// SIGTERM/SIGINT. A second signal exits at once without acknowledging anything more.
@@ -26,7 +27,7 @@ public enum WorkerMain {
 
     /// Runs until a signal drains the worker; returns the process exit code.
     public static func run(config: LakewriterConfig) async -> Int32 {
-        bootstrapLogging(config.log)
+        LogOutput.bootstrap(config.log)
         var logger = Logger(label: "lakewriter")
         logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
         let metrics = WorkerMetrics()
@@ -75,24 +76,10 @@ public enum WorkerMain {
         }
     }
 
-    final class Counter: @unchecked Sendable {
-        // Touched only from the global queue's signal handlers, under the lock.
-        private let lock = NSLock()
-        private var n = 0
-        func increment() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n }
-    }
-
-    nonisolated(unsafe) static var bootstrapped = false
-
-    /// Text lines (default) or JSON lines on stderr; called once per process.
-    static func bootstrapLogging(_ log: LogConfig) {
-        guard !bootstrapped else { return }
-        bootstrapped = true
-        let json = log.format == "json"
-        LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label) }
-            return StreamLogHandler.standardError(label: label)
-        }
+    /// Signals received so far (from the global queue's signal handlers).
+    final class Counter: Sendable {
+        private let n = Mutex(0)
+        func increment() -> Int { n.withLock { $0 += 1; return $0 } }
     }
 }
 
@@ -105,41 +92,5 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .shutdownGraceExceeded: "shutdown grace exceeded with uploads in flight"
         }
-    }
-}
-
-/// One JSON object per line on stderr: `ts`, `level`, `label`, `msg`, then the metadata.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    let label: String
-
-    public init(label: String) { self.label = label }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        var out = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level)\",\"label\":" + Self.quote(label)
-            + ",\"msg\":" + Self.quote(message.description)
-        let all = metadata.merging(extra ?? [:]) { _, new in new }
-        for key in all.keys.sorted() { out += "," + Self.quote(key) + ":" + Self.quote("\(all[key]!)") }
-        out += "}\n"
-        FileHandle.standardError.write(Data(out.utf8))
-    }
-
-    static func quote(_ s: String) -> String { JSONText.quoted(s) }
-
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1_000_000)
     }
 }

@@ -72,6 +72,10 @@ actor WorkerState {
 
     let router: Router
     let policy: FlushPolicy
+    /// The timer's sleep; woken when a new buffer is due before the timer's next deadline.
+    nonisolated let alarm = TimerAlarm()
+    /// When the timer will next look (nil: it sleeps until woken).
+    private var scheduledWake: ContinuousClock.Instant?
     let metrics: WorkerMetrics
     let logger: Logger
     /// Where new schema versions go (nil when no entity evolves).
@@ -194,8 +198,11 @@ actor WorkerState {
                                                          error: "\(error) (stream \(batch.stream), id \(entry.id))"))
                     continue
                 }
-                let micros = entities[ei].decoder.stagedTimeMicros ?? Int64(entry.id.milliseconds) * 1000
-                let key = Key(entity: ei, partition: HourPartition(epochMicros: micros))
+                // The row's time, else the entry id's (clamped: an id beyond Int64 milliseconds
+                // must not trap).
+                let partition = entities[ei].decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) }
+                    ?? HourPartition(entryIDMillis: entry.id.milliseconds)
+                let key = Key(entity: ei, partition: partition)
                 let buffer = self.buffer(for: key, now: now)
                 entities[ei].decoder.commitStaged(streamID: idBytes, into: &buffer.batch)
                 buffer.rows += 1
@@ -203,7 +210,8 @@ actor WorkerState {
                 buffer.ids[s].append(entry.id)
                 result.rows += 1
                 if buffer.rows >= policy.maxRows {
-                    seal(key, reason: .rows)
+                    // Mid-batch, so a file holds exactly `max_rows` rows; the policy decides.
+                    applyPolicy(to: key, now: now)
                 } else if touched.last != key && !touched.contains(key) {
                     touched.append(key)
                 }
@@ -212,11 +220,9 @@ actor WorkerState {
         // Sizes are measured once per stream batch (a sum over the columns), not per row: a
         // file may pass `max_bytes` by at most one stream batch of rows.
         for key in touched {
-            guard let b = buffers[key] else { continue }
-            measure(b)
-            if entities[key.entity].size.estimate(rawBytes: b.rawBytes) >= policy.maxBytes { seal(key, reason: .bytes) }
+            if let b = buffers[key] { measure(b) }
         }
-        relieveMemory()
+        applyPolicy(now: now)
         publishGauges()
         return result
     }
@@ -273,22 +279,44 @@ actor WorkerState {
         if let b = buffers[key] { return b }
         let b = Buffer(batch: entities[key.entity].decoder.makeBatch(), streams: router.streams.count, now: now)
         buffers[key] = b
+        // A new buffer may be due (by idleness or age) before the timer's next look.
+        let due = now.advanced(by: min(policy.idle, policy.maxAge))
+        if scheduledWake.map({ due < $0 }) ?? true {
+            scheduledWake = due
+            alarm.wake()
+        }
         return b
     }
 
     private func state(_ key: Key, _ b: Buffer) -> FlushPolicy.BufferState<ContinuousClock.Instant> {
-        .init(rows: b.rows, bytes: entities[key.entity].size.estimate(rawBytes: b.rawBytes),
+        .init(rows: b.rows, bytes: entities[key.entity].size.estimate(rawBytes: b.rawBytes), memory: b.memoryBytes,
               firstAppend: b.firstAppend, lastAppend: b.lastAppend)
     }
 
     // MARK: Flush decisions
 
-    /// Seals buffers due by age or idleness (called from a timer, so idle streams flush too).
-    func tick(now: ContinuousClock.Instant) {
-        for (key, b) in buffers {
-            if let r = policy.reason(for: state(key, b), now: now) { seal(key, reason: r) }
+    /// Seals what ``FlushPolicy/decide(_:totalBytes:now:)`` says is due, over every buffer.
+    private func applyPolicy(now: ContinuousClock.Instant) {
+        let states = buffers.map { (id: $0.key, state: state($0.key, $0.value)) }
+        for d in policy.decide(states, totalBytes: totalBytes, now: now) { seal(d.id, reason: d.reason) }
+    }
+
+    /// The same decision for one buffer (mid-batch, when it reached `max_rows`); memory is
+    /// judged over all buffers at the end of the batch.
+    private func applyPolicy(to key: Key, now: ContinuousClock.Instant) {
+        guard let b = buffers[key] else { return }
+        for d in policy.decide([(id: key, state: state(key, b))], totalBytes: 0, now: now) {
+            seal(d.id, reason: d.reason)
         }
+    }
+
+    /// Seals buffers due by age or idleness (the timer, so idle streams flush too) and returns
+    /// the next instant one will be due (nil: no buffer holds rows).
+    func tick(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        applyPolicy(now: now)
         publishGauges()
+        scheduledWake = closed ? nil : policy.nextDeadline(buffers.map { state($0.key, $0.value) })
+        return scheduledWake
     }
 
     /// Seals every buffer (shutdown) and closes the job stream once they are queued.
@@ -297,12 +325,7 @@ actor WorkerState {
         closed = true
         jobs.finish()
         publishGauges()
-    }
-
-    private func relieveMemory() {
-        guard policy.mustRelieveMemory(totalBytes: totalBytes) else { return }
-        let victims = policy.memoryVictims(buffers.map { (id: $0.key, bytes: $0.value.memoryBytes) })
-        for key in victims { seal(key, reason: .memory) }
+        alarm.wake()
     }
 
     private func seal(_ key: Key, reason: FlushPolicy.Reason) {

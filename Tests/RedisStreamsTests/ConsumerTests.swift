@@ -183,21 +183,22 @@ struct ConsumerTests {
         var it = consumer.makeAsyncIterator()
         let batch = try #require(try await it.next())
         consumer.stop()
-        let dlID = try await client.deadLetter(entry: 0, of: batch, to: dlq, reason: "invalid JSON at byte 1",
-                                               maxLength: 50)
+        let dlID = try await client.deadLetter(entry: 0, of: batch, to: dlq, error: "invalid JSON at byte 1",
+                                               entity: "orders", maxLength: 50)
         let range = try await client.command(["XRANGE", dlq, "-", "+"])
         let entry = try #require(range.array?.first?.array)
         #expect(entry[0].text == dlID.description)
         let fields = try #require(entry[1].array)
-        #expect(fields.map { $0.text ?? "" }.prefix(6) == ["source.stream", s, "source.id", id.description,
-                                                            "reason", "invalid JSON at byte 1"])
-        #expect(fields[6].text == "payload" && fields[7].text == "{bad json")
-        #expect(fields[8].text == "raw" && fields[9] == .string([0, 1, 2]))
+        // The entry's own fields first, unchanged (binary too), then ours.
+        #expect(fields[0].text == "payload" && fields[1].text == "{bad json")
+        #expect(fields[2].text == "raw" && fields[3] == .string([0, 1, 2]))
+        #expect(fields.map { $0.text ?? "" }.suffix(8) == ["error", "invalid JSON at byte 1", "entity", "orders",
+                                                           "source_id", id.description, "source_stream", s])
 
         // MAXLEN ~ 50: Redis trims whole radix-tree nodes (100 entries each by default), so the
         // length stays above 50 but far below what was added.
         for _ in 0..<499 {
-            try await client.deadLetter(entry: 0, of: batch, to: dlq, reason: "again", maxLength: 50)
+            try await client.deadLetter(entry: 0, of: batch, to: dlq, error: "again", entity: "", maxLength: 50)
         }
         let length = try #require(try await client.command(["XLEN", dlq]).int)
         #expect(length >= 50 && length < 250, "XLEN \(length)")

@@ -6,6 +6,9 @@ import Glibc
 import Darwin
 #endif
 
+/// **LakeDecoding** — payloads (JSON objects or flat string fields) decoded straight into
+/// column buffers by the rules of the configuration, plus schema evolution.
+///
 /// Turns event payloads of one entity into rows of a Parquet ``RowBatch``, straight from the
 /// bytes: a JSON object (`payload: json:FIELD`, and `convert`) or flat string fields
 /// (`payload: fields`).

@@ -262,9 +262,7 @@ private struct Reader {
         for (_, v) in try mapping(n, allowed: ["listen"]) {
             if v.isNull { continue }
             h.listen = try string(v)
-            guard let colon = h.listen.lastIndex(of: ":"),
-                  let port = Int(h.listen[h.listen.index(after: colon)...]), (0...65535).contains(port)
-            else { throw error(v, "expected HOST:PORT") }
+            guard ListenAddress(h.listen) != nil else { throw error(v, "expected HOST:PORT") }
         }
     }
 

@@ -1,5 +1,8 @@
 import Foundation
 
+/// **LakeModel** — the model every other lakewriter module shares: configuration, entity
+/// schemas (``EntitySchema``), and the shared text, calendar and log formats.
+///
 /// The whole lakewriter configuration, read from YAML by ``ConfigLoader``.
 /// Every section has documented defaults, so a file may name only what differs.
 public struct LakewriterConfig: Sendable, Equatable {
@@ -161,8 +164,33 @@ public struct HTTPConfig: Sendable, Equatable {
 
     public init() {}
 
-    public var host: String { String(listen[..<(listen.lastIndex(of: ":") ?? listen.endIndex)]) }
-    public var port: Int { Int(listen[(listen.lastIndex(of: ":").map { listen.index(after: $0) } ?? listen.endIndex)...]) ?? 8083 }
+    /// `listen` parsed (the loader has checked it).
+    public var address: ListenAddress { ListenAddress(listen) ?? ListenAddress(host: "0.0.0.0", port: 8083) }
+    public var host: String { address.host }
+    public var port: Int { address.port }
+}
+
+/// A `HOST:PORT` listen address, parsed in one place (the loader and the HTTP server):
+/// `[::1]:8083` for IPv6, an empty host is `0.0.0.0`, the port 0…65535 (0: any free port).
+public struct ListenAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Nil when `text` is not `HOST:PORT`.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+    }
 }
 
 /// Logging output.

@@ -4,6 +4,8 @@ import LakeDecoding
 import Foundation
 import Parquet
 
+/// **LakeTools** — the offline commands (`convert`, `inspect`, `check-config`).
+///
 /// The logic behind the `lakewriter` commands, kept here so tests call it directly and the
 /// executable only parses arguments. Each returns the exit status and writes its own output.
 public enum Commands {
@@ -112,7 +114,7 @@ public enum Commands {
         let result: ConvertResult
         let job = converter
         do {
-            result = try await runOnThread { () throws(ConvertError) -> ConvertResult in
+            result = try await BlockingWork.run { () throws(ConvertError) -> ConvertResult in
                 try job.run(inputPath: a.input, outputPath: localPath, rejectsPath: a.rejects)
             }
         } catch {
@@ -201,21 +203,5 @@ public enum Commands {
             output.err("error: \(path): \(error)\n")
             return Status.failure
         }
-    }
-
-    /// Runs blocking work on its own thread (never on Swift's cooperative pool) and awaits it.
-    static func runOnThread<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                do throws(E) {
-                    continuation.resume(returning: .success(try body()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        return try result.get()
     }
 }

@@ -124,7 +124,11 @@ public struct SplitBlockBloomFilter: Sendable, Equatable {
 
 // Foundation-free math: the Parquet module only links the codecs.
 #if canImport(Glibc)
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 @inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
 @inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
 #elseif canImport(Darwin)

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How min/max compare for a column (the type-defined order of the spec).
 enum StatisticsOrder {

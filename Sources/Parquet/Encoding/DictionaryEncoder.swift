@@ -1,4 +1,8 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A column chunk's dictionary: distinct values in first-seen order and an
 /// open-addressing hash table from value to index.

@@ -148,20 +148,26 @@ public final class RedisStreamClient: Sendable {
     }
 
     /// Copies entry `index` of `batch` to the dead-letter stream `deadLetterStream` (XADD with
-    /// MAXLEN ~ `maxLength`): `source.stream`, `source.id` and `reason` first, then the entry's own
-    /// fields unchanged. Acknowledge the original afterwards, so it leaves the pending list.
+    /// MAXLEN ~ `maxLength`) in the one dead-letter layout: the entry's own fields first,
+    /// unchanged, then `error` (why), `entity` (empty when unroutable), `source_id` and
+    /// `source_stream`. Ours come last so that a reader folding fields into a map (redis-py,
+    /// most clients) sees them even when the entry has fields of the same names.
+    /// Acknowledge the original afterwards, so it leaves the pending list.
     @discardableResult
-    public func deadLetter(entry index: Int, of batch: StreamBatch, to deadLetterStream: String, reason: String,
-                           maxLength: Int) async throws -> StreamID {
+    public func deadLetter(entry index: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
+                           entity: String, maxLength: Int) async throws -> StreamID {
         let e = batch.entries[index]
-        var fields = [
-            StreamField("source.stream", batch.stream),
-            StreamField(Array("source.id".utf8), batch.bytes[e.idRange]),
-            StreamField("reason", reason),
-        ]
+        var fields: [StreamField] = []
+        fields.reserveCapacity(e.fieldCount + 4)
         for f in e.fieldIndices {
             fields.append(StreamField(batch.bytes[batch.fields[f].name], batch.bytes[batch.fields[f].value]))
         }
+        fields += [
+            StreamField("error", error),
+            StreamField("entity", entity),
+            StreamField(Array("source_id".utf8), batch.bytes[e.idRange]),
+            StreamField("source_stream", batch.stream),
+        ]
         return try await add(stream: deadLetterStream, fields: fields, maxLength: maxLength, approximate: true)
     }
 

@@ -4,13 +4,15 @@ import LakeOutput
 import LakeDecoding
 import Foundation
 import Logging
-import NIOCore
 import ObjectStore
 import Parquet
 import RedisStreams
 import ServiceLifecycle
 import Synchronization
 
+/// **LakeWorker** — the stream worker (this type), its buffers (`WorkerState`), the flush
+/// decision (``FlushPolicy``), dead letters, and the health and metrics endpoint.
+///
 /// `lakewriter run`: consumes the configured streams with the consumer group, buffers rows per
 /// entity and hour, writes Parquet files to the store and acknowledges entries once their file
 /// is durable.
@@ -28,6 +30,8 @@ public final class LakewriterWorker: Service, Sendable {
     public let metrics: WorkerMetrics
     let store: any ObjectStore
     let client: RedisStreamClient
+    /// Acknowledgements and dead letters (the client; a recorder in unit tests).
+    let entries: any EntryAcknowledging
     let redisConfiguration: RedisConfiguration
     /// Flushes that may encode and upload at the same time.
     let flushConcurrency: Int
@@ -36,8 +40,15 @@ public final class LakewriterWorker: Service, Sendable {
     let abandoned = Mutex(0)
 
     /// - Parameter store: the object store to write to; nil opens the one `storage` configures.
-    public init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
-                store: (any ObjectStore)? = nil, flushConcurrency: Int = 2) throws {
+    public convenience init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
+                            store: (any ObjectStore)? = nil, flushConcurrency: Int = 2) throws {
+        try self.init(config: config, logger: logger, metrics: metrics, store: store, entries: nil,
+                      flushConcurrency: flushConcurrency)
+    }
+
+    /// - Parameter entries: where acknowledgements and dead letters go; nil is the Redis client.
+    package init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics, store: (any ObjectStore)?,
+                 entries: (any EntryAcknowledging)?, flushConcurrency: Int) throws {
         self.config = config
         self.logger = logger
         self.metrics = metrics
@@ -48,6 +59,7 @@ public final class LakewriterWorker: Service, Sendable {
         }
         redisConfiguration = try RedisConfiguration(url: config.redis.url)
         client = RedisStreamClient(configuration: redisConfiguration, logger: logger)
+        self.entries = entries ?? client
     }
 
     /// Nil when Redis and storage are reachable, else why not (for `/readyz`).
@@ -87,7 +99,10 @@ public final class LakewriterWorker: Service, Sendable {
                 group.addTask { await self.runFlushes(jobStream, state: state) }
                 // Reading: decode into buffers; waits while memory is at the limit.
                 group.addTask {
-                    defer { stopping.stop() }
+                    defer {
+                        stopping.stop()
+                        state.alarm.wake()
+                    }
                     do {
                         for try await batch in consumer {
                             try await self.handle(batch, state: state)
@@ -102,12 +117,12 @@ public final class LakewriterWorker: Service, Sendable {
                     }
                     await state.sealAll(reason: .shutdown)
                 }
-                // Timer: age and idle flushes happen without new traffic.
+                // Timer: age and idle flushes happen without new traffic. It sleeps until the
+                // next deadline the policy gives; a new buffer due earlier wakes it.
                 group.addTask {
-                    let period = min(self.config.flush.idle, self.config.flush.maxAge, .seconds(1)) / 4
                     while !stopping.isStopped && !Task.isCancelled {
-                        try? await Task.sleep(for: max(period, .milliseconds(20)))
-                        await state.tick(now: .now)
+                        let next = await state.tick(now: .now)
+                        await state.alarm.sleep(until: next)
                     }
                 }
                 // Housekeeping: lag and pending gauges, storage probe, claiming abandoned entries.
@@ -155,164 +170,6 @@ public final class LakewriterWorker: Service, Sendable {
             }
         }
         return result
-    }
-
-    // MARK: Reading
-
-    func handle(_ batch: StreamBatch, state: WorkerState) async throws {
-        metrics.eventsConsumed(stream: batch.stream, batch.count)
-        let result = await state.ingest(batch, now: .now)
-        if result.deadLetters.isEmpty && result.ackNow.isEmpty { return }
-        var ackIDs = result.ackNow
-        for d in result.deadLetters {
-            let entry = batch.entries[d.entry]
-            // The original fields first, then ours: a reader that folds fields into a map (redis-py,
-            // most clients) sees our `entity` and `error` even when the route field is named `entity`.
-            var fields: [StreamField] = []
-            for f in entry.fieldIndices {
-                fields.append(StreamField(batch.bytes[batch.fields[f].name], batch.bytes[batch.fields[f].value]))
-            }
-            fields += [
-                StreamField("error", d.error),
-                StreamField("entity", d.entity),
-                StreamField("source_id", entry.id.description),
-                StreamField("source_stream", batch.stream),
-            ]
-            try await retrying("dead-letter XADD", stream: batch.stream) {
-                _ = try await self.client.add(stream: batch.stream + ":dlq", fields: fields, maxLength: 100_000)
-            }
-            logger.warning("dead letter", metadata: [
-                "stream": "\(batch.stream)", "id": "\(entry.id)", "entity": "\(d.entity)", "error": "\(d.error)",
-            ])
-            metrics.deadLetter(stream: batch.stream, entity: d.entity, reason: d.reason)
-            ackIDs.append(entry.id)
-        }
-        try await retrying("XACK", stream: batch.stream) {
-            _ = try await self.client.ack(stream: batch.stream, group: self.config.redis.group, ids: ackIDs)
-        }
-    }
-
-    /// Retries a Redis call while the connection recovers; gives up only on cancellation.
-    func retrying(_ what: String, stream: String, _ body: () async throws -> Void) async throws {
-        var attempt = 0
-        while true {
-            do {
-                try await body()
-                return
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                attempt += 1
-                logger.warning("redis call failed, retrying", metadata: [
-                    "operation": "\(what)", "stream": "\(stream)", "attempt": "\(attempt)", "error": "\(error)",
-                ])
-                try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(5)).delay(attempt: attempt - 1))
-            }
-        }
-    }
-
-    // MARK: Flushing
-
-    func runFlushes(_ jobs: AsyncStream<FlushJob>, state: WorkerState) async {
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for await job in jobs {
-                if running >= flushConcurrency {
-                    await group.next()
-                    running -= 1
-                }
-                running += 1
-                group.addTask {
-                    await self.flush(job, state: state)
-                    await state.completed(job)
-                }
-            }
-        }
-    }
-
-    /// Writes one file, retrying the upload until it succeeds (storage down or slow never drops
-    /// or acknowledges data), then acknowledges its entries. The file is encoded while it is
-    /// uploaded, row group by row group; a retry encodes it again from the kept batch.
-    func flush(_ job: FlushJob, state: WorkerState) async {
-        let start = ContinuousClock.now
-        let key = ObjectKeys.dataFile(entity: job.entity, partition: job.partition, id: UUIDv7())
-        let upload = parquetUpload(job)
-        var attempt = 0
-        var failing = false
-        defer { if failing { Task { await state.flushFailing(false) } } }
-        // Versions this file's rows (or earlier files') were decoded with, not yet recorded.
-        var schemas: [EntitySchema] = []
-        if let v = job.schemaVersion, let recorder = state.recorder {
-            schemas = recorder.unrecorded(entity: job.entity, through: v)
-        }
-        var written: ParquetUpload.Result
-        while true {
-            do {
-                while let s = schemas.first {
-                    try await state.recorder!.store.record(s)
-                    state.recorder!.markRecorded(s)
-                    logger.info("schema version recorded", metadata: ["entity": "\(job.entity)", "key": "\(s.recordKey)"])
-                    schemas.removeFirst()
-                }
-                written = try await upload.run(job.batch, key: key, store: store)
-                storageReady.set(nil)
-                break
-            } catch let error as ParquetUpload.EncodeFailure {
-                // Rows were validated while decoding, so this is a bug: keep the entries pending
-                // (they are read again after a restart) rather than lose them.
-                logger.error("encoding failed; entries stay pending", metadata: [
-                    "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
-                ])
-                metrics.flushFailed(entity: job.entity)
-                return
-            } catch {
-                if Task.isCancelled {
-                    abandoned.withLock { $0 += 1 }
-                    logger.warning("upload abandoned at shutdown; entries stay pending", metadata: [
-                        "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)",
-                    ])
-                    return
-                }
-                attempt += 1
-                if !failing { failing = true; await state.flushFailing(true) }
-                storageReady.set("\(error)")
-                metrics.flushFailed(entity: job.entity)
-                logger.error("upload failed, retrying", metadata: [
-                    "entity": "\(job.entity)", "key": "\(key)", "attempt": "\(attempt)", "error": "\(error)",
-                ])
-                do {
-                    try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(30)).delay(attempt: attempt - 1))
-                } catch {
-                    abandoned.withLock { $0 += 1 }
-                    return
-                }
-            }
-        }
-        let elapsed = start.duration(to: .now)
-        await state.learnEncodedSize(entity: job.entity, rawBytes: job.rawBytes, fileBytes: written.bytes)
-        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason)
-        logger.info("file written", metadata: [
-            "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(written.bytes)",
-            "row_groups": "\(written.rowGroups)", "parts": "\(written.parts)",
-            "seconds": "\(String(format: "%.3f", elapsed.seconds))", "reason": "\(job.reason.rawValue)",
-        ])
-        for (stream, ids) in job.ids {
-            do {
-                try await retrying("XACK", stream: stream) {
-                    _ = try await self.client.ack(stream: stream, group: self.config.redis.group, ids: ids)
-                }
-            } catch {
-                logger.warning("acknowledgement abandoned at shutdown; the entries will be read again",
-                               metadata: ["stream": "\(stream)", "entries": "\(ids.count)"])
-            }
-        }
-    }
-
-    /// How a job's file is encoded and uploaded.
-    func parquetUpload(_ job: FlushJob) -> ParquetUpload {
-        var props = config.parquet.writerProperties
-        props.keyValueMetadata["lakewriter.entity"] = job.entity
-        if let v = job.schemaVersion { props.keyValueMetadata["lakewriter.schema_version"] = String(v) }
-        return ParquetUpload(properties: props, options: config.storage.writerOptions)
     }
 
     // MARK: Housekeeping

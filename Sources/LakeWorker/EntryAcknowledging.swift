@@ -1,0 +1,22 @@
+import RedisStreams
+
+/// What the worker tells Redis about entries once they are durable: acknowledgements and
+/// dead-letter copies. ``RedisStreamClient`` is the implementation; unit tests record the calls
+/// to check that nothing is acknowledged before its file is stored.
+package protocol EntryAcknowledging: Sendable {
+    func acknowledge(stream: String, group: String, ids: [StreamID]) async throws
+    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
+                    maxLength: Int) async throws
+}
+
+extension RedisStreamClient: EntryAcknowledging {
+    package func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {
+        _ = try await ack(stream: stream, group: group, ids: ids)
+    }
+
+    package func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
+                            entity: String, maxLength: Int) async throws {
+        let _: StreamID = try await deadLetter(entry: entry, of: batch, to: deadLetterStream, error: error,
+                                               entity: entity, maxLength: maxLength)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import LakeModel
+import LakeOutput
+import Logging
+import ObjectStore
+import Parquet
+import RedisStreams
+import Retrying
+
+/// Flushing: sealed buffers become files (encoded and uploaded row group by row group), and
+/// their entries are acknowledged once the file is durable.
+extension LakewriterWorker {
+    // MARK: Flushing
+
+    func runFlushes(_ jobs: AsyncStream<FlushJob>, state: WorkerState) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await job in jobs {
+                if running >= flushConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                running += 1
+                group.addTask {
+                    await self.flush(job, state: state)
+                    await state.completed(job)
+                }
+            }
+        }
+    }
+
+    /// Writes one file, retrying the upload until it succeeds (storage down or slow never drops
+    /// or acknowledges data), then acknowledges its entries. The file is encoded while it is
+    /// uploaded, row group by row group; a retry encodes it again from the kept batch.
+    func flush(_ job: FlushJob, state: WorkerState) async {
+        let start = ContinuousClock.now
+        let key = ObjectKeys.dataFile(entity: job.entity, partition: job.partition, id: UUIDv7())
+        let upload = parquetUpload(job)
+        var attempt = 0
+        var failing = false
+        defer { if failing { Task { await state.flushFailing(false) } } }
+        // Versions this file's rows (or earlier files') were decoded with, not yet recorded.
+        var schemas: [EntitySchema] = []
+        if let v = job.schemaVersion, let recorder = state.recorder {
+            schemas = recorder.unrecorded(entity: job.entity, through: v)
+        }
+        var written: ParquetUpload.Result
+        while true {
+            do {
+                while let s = schemas.first {
+                    try await state.recorder!.store.record(s)
+                    state.recorder!.markRecorded(s)
+                    logger.info("schema version recorded", metadata: ["entity": "\(job.entity)", "key": "\(s.recordKey)"])
+                    schemas.removeFirst()
+                }
+                written = try await upload.run(job.batch, key: key, store: store)
+                storageReady.set(nil)
+                break
+            } catch let error as ParquetUpload.EncodeFailure {
+                // Rows were validated while decoding, so this is a bug: keep the entries pending
+                // (they are read again after a restart) rather than lose them.
+                logger.error("encoding failed; entries stay pending", metadata: [
+                    "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
+                ])
+                metrics.flushFailed(entity: job.entity)
+                return
+            } catch {
+                if Task.isCancelled {
+                    abandoned.withLock { $0 += 1 }
+                    logger.warning("upload abandoned at shutdown; entries stay pending", metadata: [
+                        "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)",
+                    ])
+                    return
+                }
+                attempt += 1
+                if !failing { failing = true; await state.flushFailing(true) }
+                storageReady.set("\(error)")
+                metrics.flushFailed(entity: job.entity)
+                logger.error("upload failed, retrying", metadata: [
+                    "entity": "\(job.entity)", "key": "\(key)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                do {
+                    try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(30)).delay(attempt: attempt - 1))
+                } catch {
+                    abandoned.withLock { $0 += 1 }
+                    return
+                }
+            }
+        }
+        let elapsed = start.duration(to: .now)
+        await state.learnEncodedSize(entity: job.entity, rawBytes: job.rawBytes, fileBytes: written.bytes)
+        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason)
+        logger.info("file written", metadata: [
+            "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(written.bytes)",
+            "row_groups": "\(written.rowGroups)", "parts": "\(written.parts)",
+            "seconds": "\(String(format: "%.3f", elapsed.seconds))", "reason": "\(job.reason.rawValue)",
+        ])
+        for (stream, ids) in job.ids {
+            do {
+                try await retrying("XACK", stream: stream) {
+                    try await self.entries.acknowledge(stream: stream, group: self.config.redis.group, ids: ids)
+                }
+            } catch {
+                logger.warning("acknowledgement abandoned at shutdown; the entries will be read again",
+                               metadata: ["stream": "\(stream)", "entries": "\(ids.count)"])
+            }
+        }
+    }
+
+    /// How a job's file is encoded and uploaded.
+    func parquetUpload(_ job: FlushJob) -> ParquetUpload {
+        var props = config.parquet.writerProperties
+        props.keyValueMetadata["lakewriter.entity"] = job.entity
+        if let v = job.schemaVersion { props.keyValueMetadata["lakewriter.schema_version"] = String(v) }
+        return ParquetUpload(properties: props, options: config.storage.writerOptions)
+    }
+}

@@ -1,0 +1,279 @@
+@testable import LakeModel
+@testable import LakeOutput
+@testable import LakeWorker
+import Foundation
+import Logging
+import ObjectStore
+import Parquet
+@testable import RedisStreams
+import Synchronization
+import Testing
+import TestSupport
+
+/// Synthetic stream batches: entries with explicit ids and fields, as the reader would hand them.
+struct BatchBuilder {
+    var stream: String
+    var bytes: [UInt8] = []
+    var entries: [StreamBatch.Entry] = []
+    var fields: [StreamBatch.Field] = []
+
+    init(_ stream: String) { self.stream = stream }
+
+    private mutating func put(_ s: String) -> Range<Int> {
+        let start = bytes.count
+        bytes += Array(s.utf8)
+        return start..<bytes.count
+    }
+
+    mutating func add(_ id: String, _ pairs: [(String, String)]) {
+        let idRange = put(id)
+        let start = fields.count
+        for (n, v) in pairs { fields.append(.init(name: put(n), value: put(v))) }
+        entries.append(.init(id: StreamID(id)!, idRange: idRange, fieldsStart: start, fieldCount: pairs.count,
+                             isDeleted: false))
+    }
+
+    var batch: StreamBatch { StreamBatch(stream: stream, source: .new, bytes: bytes, entries: entries, fields: fields) }
+}
+
+/// The worker's buffers driven by synthetic batches and an injected clock: no servers.
+@Suite struct WorkerStateTests {
+    static func config(_ flush: String, entities: String? = nil) throws -> LakewriterConfig {
+        try ConfigLoader(environment: [:]).load(yaml: """
+        redis: {url: "redis://127.0.0.1:1/0"}
+        flush: {\(flush)}
+        entities:
+        \(entities ?? """
+          clicks:
+            stream: clicks
+            payload: json:data
+            time: at
+            columns:
+              user: int64 not null
+              at: timestamp(ms, utc)
+        """)
+        """)
+    }
+
+    /// A state and the jobs it seals.
+    struct Harness {
+        let state: WorkerState
+        let jobs: AsyncStream<FlushJob>
+        init(_ config: LakewriterConfig) throws {
+            let (stream, continuation) = AsyncStream<FlushJob>.makeStream()
+            jobs = stream
+            state = try WorkerState(config: config, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    jobs: continuation)
+        }
+        /// The jobs sealed so far (closes the stream first).
+        func sealed() async -> [FlushJob] {
+            await state.sealAll(reason: .shutdown)
+            var out: [FlushJob] = []
+            for await j in jobs { out.append(j) }
+            return out
+        }
+    }
+
+    static func clicks(_ range: Range<Int>, hour: Int = 0, ms: UInt64 = 1_700_000_000_000) -> StreamBatch {
+        var b = BatchBuilder("clicks")
+        for i in range {
+            let at = 1_767_225_600_000 + hour * 3_600_000 + i  // 2026-01-01T00:00Z + hour
+            b.add("\(ms + UInt64(i))-0", [("data", #"{"user": \#(i), "at": \#(at)}"#)])
+        }
+        return b.batch
+    }
+
+    let t0 = ContinuousClock.now
+
+    @Test func rowsSealExactlyMaxRowsMidBatch() async throws {
+        let h = try Harness(Self.config("max_rows: 3"))
+        let r = await h.state.ingest(Self.clicks(0..<7), now: t0)
+        #expect(r.rows == 7 && r.deadLetters.isEmpty)
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.rows) == [3, 3, 1])
+        #expect(jobs.map(\.reason) == [.rows, .rows, .shutdown])
+        // Ids stay with their rows, in order.
+        #expect(jobs[0].ids.first?.ids.map(\.description) == ["1700000000000-0", "1700000000001-0", "1700000000002-0"])
+    }
+
+    @Test func bytesSealAtTheEndOfTheBatch() async throws {
+        let h = try Harness(Self.config("max_bytes: 200B"))
+        _ = await h.state.ingest(Self.clicks(0..<2), now: t0)      // 2 rows: under 200 bytes of columns
+        _ = await h.state.ingest(Self.clicks(2..<40), now: t0)     // past it
+        let jobs = await h.sealed()
+        #expect(jobs.first?.reason == .bytes && jobs.first?.rows == 40)
+    }
+
+    @Test func idleAndAgeComeFromTheTimerWithTheirDeadlines() async throws {
+        let h = try Harness(Self.config("idle: 10s, max_age: 60s"))
+        _ = await h.state.ingest(Self.clicks(0..<1), now: t0)
+        // Nothing due before the idle deadline, and the timer is told when to look.
+        #expect(await h.state.tick(now: t0 + .seconds(9)) == t0 + .seconds(10))
+        _ = await h.state.ingest(Self.clicks(1..<2), now: t0 + .seconds(8))
+        #expect(await h.state.tick(now: t0 + .seconds(12)) == t0 + .seconds(18))
+        #expect(await h.state.tick(now: t0 + .seconds(18)) == nil)   // sealed: nothing left to wait for
+        // Age: appends every 5 s keep it from idling; max_age seals it at the append of 80 s
+        // (the policy is asked after every batch, not only by the timer).
+        for s in stride(from: 20, through: 80, by: 5) {
+            _ = await h.state.ingest(Self.clicks(s..<(s + 1)), now: t0 + .seconds(s))
+            _ = await h.state.tick(now: t0 + .seconds(s))
+        }
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.reason) == [.idle, .age])
+        #expect(jobs.map(\.rows) == [2, 13])
+    }
+
+    @Test func aNewBufferWakesASleepingTimer() async throws {
+        let h = try Harness(Self.config("idle: 1s, max_age: 60s"))
+        #expect(await h.state.tick(now: t0) == nil)
+        let woke = Mutex(false)
+        let sleeper = Task {
+            await h.state.alarm.sleep(until: nil)   // no buffers: sleeps until woken
+            woke.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!woke.withLock { $0 })
+        _ = await h.state.ingest(Self.clicks(0..<1), now: .now)
+        await sleeper.value
+        #expect(woke.withLock { $0 })
+    }
+
+    @Test func memoryPausesReadingAndSealsTheLargestDownToHalf() async throws {
+        // Four hours of clicks: four buffers of different sizes.
+        let h = try Harness(Self.config("memory_limit: 64KiB, max_rows: 1000000"))
+        for (hour, rows) in [(0, 40), (1, 400), (2, 200), (3, 100)] {
+            _ = await h.state.ingest(Self.clicks(0..<rows, hour: hour), now: t0)
+        }
+        var summary = await h.state.summary
+        #expect(summary.bytes < 64 << 10)
+        // The next batch passes the limit: the largest buffers are sealed until the buffered
+        // bytes are at most half of it, the smallest stays buffered.
+        _ = await h.state.ingest(Self.clicks(0..<700, hour: 4), now: t0)
+        summary = await h.state.summary
+        #expect(summary.bytes <= 32 << 10)
+        #expect(summary.inFlightJobs >= 1)
+        // While in-flight plus buffered memory is at the limit, reading waits.
+        let resumed = Mutex(false)
+        let reader = Task {
+            await h.state.waitForMemory()
+            resumed.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let blocked = await h.state.totalBytes >= 64 << 10
+        if blocked { #expect(!resumed.withLock { $0 }) }
+        let jobs = await h.sealed()
+        let memoryJobs = jobs.filter { $0.reason == .memory }
+        #expect(!memoryJobs.isEmpty)
+        // Largest first.
+        #expect(memoryJobs.map(\.memoryBytes) == memoryJobs.map(\.memoryBytes).sorted(by: >))
+        #expect(jobs.contains { $0.reason == .shutdown && $0.partition.components.hour == 0 })
+        for j in jobs { await h.state.completed(j) }
+        await reader.value
+        #expect(resumed.withLock { $0 })
+    }
+
+    @Test func hugeEntryIDsAreClampedNotTrapped() async throws {
+        let h = try Harness(Self.config("max_rows: 10", entities: """
+          raw:
+            stream: raw
+            columns:
+              a: string
+        """))
+        var b = BatchBuilder("raw")
+        for id in ["18446744073709551614-0", "9223372036854776-0", "9223372036854775807-0", "1-0"] {
+            b.add(id, [("a", "x")])
+        }
+        let r = await h.state.ingest(b.batch, now: t0)
+        #expect(r.rows == 4 && r.deadLetters.isEmpty)
+        let jobs = await h.sealed()
+        let years = Set(jobs.map { $0.partition.components.year })
+        #expect(years.contains(1970))
+        #expect(years.max()! > 294_000)
+        #expect(jobs.reduce(0) { $0 + $1.rows } == 4)
+    }
+
+    @Test func schemaChangeSealsThePreviousVersion() async throws {
+        let h = try Harness(Self.config("max_rows: 100", entities: """
+          ev:
+            stream: ev
+            payload: json:data
+            unknown_fields: evolve
+            columns:
+              id: int64 not null
+        """))
+        var b = BatchBuilder("ev")
+        b.add("1-0", [("data", #"{"id": 1}"#)])
+        b.add("2-0", [("data", #"{"id": 2, "extra": "x"}"#)])
+        _ = await h.state.ingest(b.batch, now: t0)
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.reason) == [.schema, .shutdown])
+        #expect(jobs.map(\.schemaVersion) == [1, 2])
+    }
+}
+
+/// Records acknowledgements, and whether the file of the acknowledged rows was already stored.
+final class RecordingAcks: EntryAcknowledging {
+    let events = Mutex<[String]>([])
+    let lake: String
+
+    init(lake: String) { self.lake = lake }
+
+    func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {
+        let files = (FileManager.default.enumerator(atPath: lake)?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".parquet") }
+        events.withLock { $0.append("ack \(stream) \(ids.count) after \(files.count) file(s)") }
+    }
+
+    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
+                    maxLength: Int) async throws {
+        events.withLock { $0.append("dlq \(deadLetterStream) \(batch.entries[entry].id) \(entity)") }
+    }
+}
+
+@Suite struct WorkerFlushOrderTests {
+    @Test func sealThenUploadThenAcknowledge() async throws {
+        let lake = try TestEnvironment.temporaryDirectory("order").path
+        var config = try WorkerStateTests.config("max_rows: 5")
+        config.storage.url = "file://" + lake
+        let acks = RecordingAcks(lake: lake)
+        let worker = try LakewriterWorker(config: config, logger: Logger(label: "test"), metrics: WorkerMetrics(),
+                                          store: nil, entries: acks, flushConcurrency: 1)
+        let (jobs, continuation) = AsyncStream<FlushJob>.makeStream()
+        let state = try WorkerState(config: config, metrics: worker.metrics, logger: Logger(label: "test"),
+                                    jobs: continuation)
+        _ = await state.ingest(WorkerStateTests.clicks(0..<5), now: .now)
+        // Sealed, not yet written: nothing acknowledged.
+        #expect(acks.events.withLock { $0 }.isEmpty)
+        await state.sealAll(reason: .shutdown)
+        var it = jobs.makeAsyncIterator()
+        let job = try #require(await it.next())
+        await worker.flush(job, state: state)
+        // The acknowledgement came after the file was stored, for exactly its entries.
+        #expect(acks.events.withLock { $0 } == ["ack clicks 5 after 1 file(s)"])
+        let file = try #require(FileManager.default.enumerator(atPath: lake)?.allObjects.compactMap { $0 as? String }
+            .first { $0.hasSuffix(".parquet") })
+        #expect(file.hasPrefix("clicks/year=2026/month=01/day=01/hour=00/"))
+        guard TestEnvironment.python != nil || TestEnvironment.isCI else { return }
+        for (reader, table) in try ParquetReadback.values(path: lake + "/" + file) {
+            let cols = table.columns ?? []
+            let (u, id) = (try #require(cols.firstIndex(of: "user")), try #require(cols.firstIndex(of: "_stream_id")))
+            #expect(table.rows?.map { [$0[u], $0[id]] } == (0..<5).map { [ReadbackValue.string("\($0)"), .string("170000000000\($0)-0")] }, "\(reader)")
+        }
+    }
+
+    @Test func unroutableEntriesAreDeadLetteredThenAcknowledged() async throws {
+        let lake = try TestEnvironment.temporaryDirectory("dlq").path
+        var config = try WorkerStateTests.config("max_rows: 5")
+        config.storage.url = "file://" + lake
+        let acks = RecordingAcks(lake: lake)
+        let worker = try LakewriterWorker(config: config, logger: Logger(label: "test"), metrics: WorkerMetrics(),
+                                          store: nil, entries: acks, flushConcurrency: 1)
+        let (_, continuation) = AsyncStream<FlushJob>.makeStream()
+        let state = try WorkerState(config: config, metrics: worker.metrics, logger: Logger(label: "test"),
+                                    jobs: continuation)
+        var b = BatchBuilder("clicks")
+        b.add("5-0", [("data", "{not json")])
+        try await worker.handle(b.batch, state: state)
+        #expect(acks.events.withLock { $0 } == ["dlq clicks:dlq 5-0 clicks", "ack clicks 1 after 0 file(s)"])
+    }
+}
