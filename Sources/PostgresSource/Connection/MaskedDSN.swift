@@ -96,6 +96,11 @@ private func maskConninfo(_ b: [UInt8]) -> String {
         } else {
             out.append(contentsOf: b[valueStart..<i])
         }
+        // Text glued to a closing quote ('it''s' is not libpq's escape): mask the rest, don't guess.
+        if i < n && !isSpace(b[i]) {
+            if key.lowercased() != "password" { out.append(contentsOf: mask) }
+            break
+        }
     }
     return String(decoding: out, as: UTF8.self)
 }

@@ -48,6 +48,13 @@ package final class PGConnection: @unchecked Sendable {
         }
         conn = c
         cancelHandle = PQgetCancel(c)
+        // Notices (NOTICE: drop cascades to …) go to the logger at debug, not to stderr. The
+        // connection, and with it the processor, goes away in deinit, before self does.
+        PQsetNoticeProcessor(c, { arg, message in
+            guard let arg, let message else { return }
+            let me = Unmanaged<PGConnection>.fromOpaque(arg).takeUnretainedValue()
+            me.logger.debug("server notice", metadata: ["postgres.notice": "\(String(cString: message).trimmingTrailingNewlines)"])
+        }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
