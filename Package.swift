@@ -112,10 +112,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The backfill run: plan, jobs in one snapshot, entity mapping, output files, manifest, resume.
+        .target(
+            name: "Backfill",
+            dependencies: [
+                "PostgresSource", "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "lakewriter-backfill",
             dependencies: [
-                "PostgresSource", "LakeModel", "LakeDecoding", "LakeOutput",
+                "Backfill", "LakeModel", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "backfill/Sources"
@@ -139,6 +148,8 @@ let package = Package(
                     exclude: ["Vectors", "README.md"]),
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams", "CHiredis", "TestSupport"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
+        .testTarget(name: "BackfillTests", dependencies: ["Backfill", "PostgresSource", "LakeModel", "LakeOutput", "Parquet",
+                                                          "ObjectStore", "TestSupport"]),
         .testTarget(name: "LakeModelTests", dependencies: ["LakeModel", "TestSupport"]),
         .testTarget(name: "LakeDecodingTests", dependencies: ["LakeDecoding", "LakeModel", "Parquet", "TestSupport"]),
         .testTarget(name: "LakeOutputTests", dependencies: ["LakeOutput", "LakeModel", "Parquet", "ObjectStore", "TestSupport"]),

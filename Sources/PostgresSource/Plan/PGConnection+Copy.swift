@@ -26,7 +26,8 @@ extension PGConnection {
     /// the batch is emptied after each flush. Refused rows go to `onRowError`.
     package func copy(_ sql: String, mapping: SourceMapping, keyColumn: String? = nil,
                       limits: BatchLimits = BatchLimits(), flush: (RowBatch) throws -> Void,
-                      onRowError: (CopyRowError) -> Void = { _ in }) throws -> CopyStats {
+                      onRowError: (CopyRowError) -> Void = { _ in },
+                      onProgress: (_ bytesConsumed: Int) -> Void = { _ in }) throws -> CopyStats {
         var decoder = try CopyBinaryDecoder(mapping: mapping, keyColumn: keyColumn)
         var batch = RowBatch(mapping.schema)
         var stats = CopyStats()
@@ -40,6 +41,7 @@ extension PGConnection {
                 full = batch.byteCount >= limits.maxBytes
             }
             if full {
+                onProgress(decoder.bytesConsumed)
                 try flush(batch)
                 stats.batches += 1
                 batch.removeAll()
@@ -47,6 +49,7 @@ extension PGConnection {
             }
         }
         try decoder.finish()
+        onProgress(decoder.bytesConsumed)
         if batch.rowCount > 0 {
             try flush(batch)
             stats.batches += 1

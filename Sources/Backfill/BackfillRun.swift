@@ -1,0 +1,771 @@
+import Dispatch
+import Foundation
+import LakeDecoding
+import LakeModel
+import LakeOutput
+import Logging
+import ObjectStore
+import Parquet
+import PostgresSource
+import Synchronization
+
+/// What `lakewriter-backfill` was asked to do.
+package struct BackfillOptions: Sendable {
+    package var dsn: String
+    package var table: String?
+    package var query: String?
+    /// `file://…` or `s3://bucket[/prefix]`; nil: the config's `storage.url`.
+    package var output: String?
+    package var configPath: String?
+    package var entity: String?
+    package var partitionBy: String?
+    package var jobs: Int
+    package var compression: String?
+    package var rowGroupRows: Int?
+    package var maxFileBytes: Int64?
+    package var resume: String?
+    package var dryRun = false
+    /// JSON Lines of rejected rows; nil: `lakewriter-backfill-RUN_ID.rejects.jsonl` in the working directory.
+    package var rejects: String?
+    /// A progress line on stderr (a terminal); otherwise a log line every 10 s.
+    package var progressLine = false
+
+    package init(dsn: String, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.dsn = dsn
+        self.jobs = jobs
+    }
+}
+
+/// Exit codes of `lakewriter-backfill` (README lists them).
+package enum BackfillStatus {
+    package static let ok: Int32 = 0
+    /// Storage failure or an unexpected error.
+    package static let failure: Int32 = 1
+    /// Usage or configuration error (nothing was read).
+    package static let usage: Int32 = 2
+    /// Finished, but some rows were rejected (see the rejects file).
+    package static let rejected: Int32 = 3
+    /// PostgreSQL: connection, authentication, missing table, permission, a query failing.
+    package static let source: Int32 = 4
+    /// Interrupted (SIGINT/SIGTERM): resume with `--resume RUN_ID`.
+    package static let interrupted: Int32 = 130
+}
+
+/// An error that ends the run with `status`.
+package struct BackfillFailure: Error, CustomStringConvertible {
+    package var status: Int32
+    package var description: String
+    package init(_ status: Int32, _ description: String) {
+        self.status = status
+        self.description = description
+    }
+}
+
+/// **Backfill** — one `lakewriter-backfill` run: PostgreSQL read through COPY BINARY by parallel
+/// jobs sharing one snapshot, converted to the catalog's Parquet schema or to an entity's (the
+/// worker's rules), written to the lake row group by row group with the output module, and
+/// recorded in a manifest that `--resume` continues from.
+package final class BackfillRun: @unchecked Sendable {
+    package let options: BackfillOptions
+    let environment: [String: String]
+    let logger: Logger
+    let out: @Sendable (String) -> Void
+    let err: @Sendable (String) -> Void
+    private let cancelled = Atomic<Bool>(false)
+    private let failed = Mutex<BackfillFailure?>(nil)
+    private let connections = Mutex<[ObjectIdentifier: PGConnection]>([:])
+    // Progress counters.
+    private let rowsRead = Atomic<Int>(0)
+    private let bytesRead = Atomic<Int>(0)
+    private let pagesDone = Atomic<Int>(0)
+
+    package init(options: BackfillOptions, environment: [String: String] = ProcessInfo.processInfo.environment,
+                 logger: Logger = Logger(label: "lakewriter-backfill"),
+                 out: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) },
+                 err: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+        self.options = options
+        self.environment = environment
+        self.logger = logger
+        self.out = out
+        self.err = err
+    }
+
+    /// Stops the run (SIGINT/SIGTERM): running COPYs are cancelled, open files abandoned, the
+    /// manifest records where it stopped. Safe from any thread.
+    package func cancel() {
+        guard !cancelled.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        for c in connections.withLock({ Array($0.values) }) { c.cancel() }
+    }
+
+    private func fail(_ f: BackfillFailure) {
+        let first = failed.withLock { current -> Bool in
+            if current == nil { current = f; return true }
+            return false
+        }
+        if first {
+            for c in connections.withLock({ Array($0.values) }) { c.cancel() }
+        }
+    }
+
+    private var stopping: Bool { cancelled.load(ordering: .relaxed) || failed.withLock { $0 != nil } }
+
+    /// Runs to the end and returns the exit status; every error is reported on stderr first.
+    package func run() -> Int32 {
+        do {
+            return try runThrowing()
+        } catch let f as BackfillFailure {
+            err("error: \(f.description)\n")
+            return f.status
+        } catch let e as PostgresError {
+            err("error: \(e)\n")
+            return BackfillStatus.source
+        } catch {
+            err("error: \(error)\n")
+            return BackfillStatus.failure
+        }
+    }
+
+    // MARK: - Setup
+
+    struct Setup {
+        var config: LakewriterConfig?
+        var entity: EntityConfig?
+        var storage: StorageConfig
+        var properties: WriterProperties
+        var maxFileBytes: Int64
+    }
+
+    func setup() throws -> Setup {
+        let o = options
+        guard (o.table == nil) != (o.query == nil) else {
+            throw BackfillFailure(BackfillStatus.usage, "give exactly one of --table and --query")
+        }
+        guard o.jobs >= 1, o.jobs <= 256 else { throw BackfillFailure(BackfillStatus.usage, "--jobs must be 1…256") }
+        var config: LakewriterConfig?
+        if let path = o.configPath {
+            do { config = try ConfigLoader(environment: environment).load(path: path) } catch {
+                throw BackfillFailure(BackfillStatus.usage, "\(error)")
+            }
+        }
+        var entity: EntityConfig?
+        if let name = o.entity {
+            guard let config else { throw BackfillFailure(BackfillStatus.usage, "--entity needs --config") }
+            guard let e = config.entity(named: name) else {
+                throw BackfillFailure(BackfillStatus.usage, "--entity \(name): no such entity in \(o.configPath!) "
+                    + "(entities: \(config.entities.map(\.name).joined(separator: ", ")))")
+            }
+            entity = e
+            if o.partitionBy != nil {
+                throw BackfillFailure(BackfillStatus.usage, "--partition-by is for output without --entity: "
+                    + "an entity's files are partitioned by its time column, as the worker's")
+            }
+        }
+        var storage = config?.storage ?? StorageConfig()
+        if let output = o.output { storage.url = output } else if config == nil {
+            throw BackfillFailure(BackfillStatus.usage, "--output is required without --config")
+        }
+        guard StorageLocation(storage.url) != nil else {
+            throw BackfillFailure(BackfillStatus.usage, "--output \(storage.url): expected file://PATH or s3://BUCKET[/PREFIX]")
+        }
+        var parquet = config?.parquet ?? ParquetConfig()
+        if let c = o.compression {
+            guard let codec = ParquetConfig.Compression(name: c) else {
+                throw BackfillFailure(BackfillStatus.usage, "--compression \(c): expected none, snappy, gzip, zstd or lz4_raw")
+            }
+            parquet.compression = codec
+        }
+        if let r = o.rowGroupRows {
+            guard r >= 1 else { throw BackfillFailure(BackfillStatus.usage, "--row-group-rows must be at least 1") }
+            parquet.rowGroupRows = r
+        }
+        let maxFileBytes = o.maxFileBytes ?? config?.flush.maxBytes ?? (128 << 20)
+        guard maxFileBytes >= 1 << 20 else { throw BackfillFailure(BackfillStatus.usage, "--max-file-bytes must be at least 1MiB") }
+        return Setup(config: config, entity: entity, storage: storage, properties: parquet.writerProperties,
+                     maxFileBytes: maxFileBytes)
+    }
+
+    /// Sets the session so text conversions are stable: UTC, ISO dates, shortest exact floats.
+    static let sessionSettings = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+        + "SET extra_float_digits = 1"
+
+    // MARK: - Run
+
+    /// How one chunk is read and written.
+    struct Reader: @unchecked Sendable {
+        var mapping: SourceMapping
+        var entityMapping: EntityMapping?
+        var entitySchema: EntitySchema?
+        var schema: ParquetSchema
+        var keyColumn: String?
+        var partitionColumn: Int?
+        var partitionIsDate = false
+        var query: String?
+        /// SQL of a chunk.
+        func sql(_ c: BackfillManifest.Chunk, from: String) -> String {
+            let condition = BackfillJob.ctidCondition(firstPage: c.firstPage, endPage: c.endPage)
+            if let e = entityMapping {
+                var select = "SELECT \(e.expressions.joined(separator: ", ")) FROM \(from)"
+                if let condition { select += " WHERE \(condition)" }
+                return "COPY (\(select)) TO STDOUT (FORMAT binary)"
+            }
+            return mapping.copyStatement(from: from, where: condition)
+        }
+    }
+
+    func runThrowing() throws -> Int32 {
+        let setup = try setup()
+        let o = options
+        let runStart = Date()
+        let runID = o.resume ?? Self.newRunID(runStart)
+        if o.resume != nil && o.dryRun {
+            throw BackfillFailure(BackfillStatus.usage, "--dry-run and --resume do not combine")
+        }
+
+        // One snapshot for every job; a single connection's transaction when it cannot be shared.
+        var coordinator: SnapshotCoordinator?
+        var jobs = o.jobs
+        let planConnection: PGConnection
+        let attempt = Result { () throws(PostgresError) -> SnapshotCoordinator in
+            try SnapshotCoordinator(dsn: o.dsn, logger: logger)
+        }
+        switch attempt {
+        case .success(let c):
+            coordinator = c
+            planConnection = c.connection
+        case .failure(let e):
+            guard e.kind == .snapshot else { throw e }
+            if jobs > 1 {
+                logger.warning("the snapshot cannot be shared between jobs: running one job", metadata: ["error": "\(e)"])
+                err("warning: \(e.message): running one job instead of \(jobs)\n")
+            }
+            jobs = 1
+            let c = try PGConnection(o.dsn, logger: logger)
+            try c.exec(SnapshotCoordinator.beginStatement, step: "begin transaction")
+            planConnection = c
+        }
+        defer { coordinator?.close() }
+        try planConnection.exec(Self.sessionSettings, step: "session settings")
+        let catalog = PostgresCatalog(planConnection)
+
+        let plan: BackfillPlan
+        var primaryKey: [String] = []
+        var tableName: PGTableName?
+        if let t = o.table {
+            let name = try PGTableName(parsing: t)
+            tableName = name
+            plan = try BackfillPlan.table(name, catalog: catalog, parallelism: o.query == nil ? max(1, jobs * 4) : 1)
+            let root = try catalog.relation(name)
+            primaryKey = try planConnection.query("""
+                SELECT a.attname FROM pg_catalog.pg_index i
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)
+                """, [String(root.oid)], step: "primary key").compactMap { $0.first ?? nil }
+        } else {
+            plan = try BackfillPlan.query(o.query!, catalog: catalog)
+        }
+        let isQuery = o.query != nil
+
+        // The schema: the entity's (converted by the worker's rules) or the catalog's.
+        var reader = Reader(mapping: plan.mapping, schema: plan.mapping.schema)
+        var properties = setup.properties
+        properties.keyValueMetadata["lakewriter.backfill.run_id"] = runID
+        properties.keyValueMetadata["lakewriter.backfill.source"] = plan.source
+        if let entity = setup.entity {
+            let idExpr = isQuery ? StreamIDExpression.query(run: runID)
+                : StreamIDExpression.table(tableName!.description, primaryKey: primaryKey)
+            do {
+                reader.entityMapping = try EntityMapping(entity: entity, columns: plan.mapping.columns.map(\.column),
+                                                         qualifier: isQuery ? "lw_q" : nil, streamID: idExpr)
+            } catch {
+                throw BackfillFailure(BackfillStatus.usage, error.description)
+            }
+            let schema = EntitySchema(entity: entity)
+            reader.entitySchema = schema
+            do { reader.schema = try schema.parquetSchema() } catch {
+                throw BackfillFailure(BackfillStatus.usage, "entity \(entity.name): \(error)")
+            }
+            properties.keyValueMetadata["lakewriter.entity"] = entity.name
+        } else {
+            reader.keyColumn = primaryKey.first.flatMap { k in plan.mapping.columns.contains { $0.column.name == k } ? k : nil }
+            properties.keyValueMetadata["lakewriter.postgres.columns"] = "["
+                + plan.mapping.columns.map { "{\"name\":\(JSONText.quoted($0.column.name)),\"type\":\(JSONText.quoted($0.column.typeName))"
+                    + ($0.isCastToText ? ",\"cast\":\"text\"" : "") + "}" }.joined(separator: ",") + "]"
+            if let p = o.partitionBy {
+                guard let i = plan.mapping.columns.firstIndex(where: { $0.column.name == p }) else {
+                    throw BackfillFailure(BackfillStatus.usage, "--partition-by \(p): no such column "
+                        + "(columns: \(plan.mapping.columns.map(\.column.name).joined(separator: ", ")))")
+                }
+                switch plan.mapping.columns[i].wireType {
+                case .timestamp, .timestamptz: break
+                case .date: reader.partitionIsDate = true
+                default:
+                    throw BackfillFailure(BackfillStatus.usage, "--partition-by \(p): must be a timestamp, timestamptz or date "
+                        + "column, not \(plan.mapping.columns[i].column.typeName)")
+                }
+                guard let leaf = reader.schema.columnIndex(p) else {
+                    throw BackfillFailure(BackfillStatus.usage, "--partition-by \(p): not a top-level column")
+                }
+                reader.partitionColumn = leaf
+            }
+        }
+        if !plan.mapping.castColumns.isEmpty && setup.entity == nil {
+            logger.notice("read as text (no binary reader for their type)", metadata: [
+                "columns": "\(plan.mapping.castColumns.joined(separator: ","))",
+            ])
+        }
+        reader.query = o.query
+
+        // Chunks: a new plan, or the manifest's for a resume.
+        let from: (BackfillJob) -> String = { job in
+            guard let rel = job.relation else {
+                var body = Substring(o.query ?? "")
+                while let l = body.last, l == ";" || l.isWhitespace { body.removeLast() }
+                return "(\(body)) AS lw_q"
+            }
+            let partitioned = plan.relations.count > 1 || plan.relations.first?.relation.oid != rel.oid
+                || (try? catalog.relation(tableName!).kind) == "p"
+            return (partitioned ? "ONLY " : "") + rel.qualifiedName.quoted
+        }
+        var chunks = plan.jobs.enumerated().map { i, job in
+            BackfillManifest.Chunk(id: i, relation: job.relation.map { _ in from(job) }, firstPage: job.firstPage,
+                                   endPage: job.endPage, state: "pending")
+        }
+        let schemaLines = reader.schema.columns.map { "\($0.dottedPath): \($0.type)\($0.maxDefinitionLevel > 0 ? "" : " required")" }
+
+        if o.dryRun {
+            printPlan(plan: plan, reader: reader, chunks: chunks, jobs: jobs, setup: setup, schemaLines: schemaLines)
+            return BackfillStatus.ok
+        }
+
+        // The store, and the manifest (written before any row is read: an unwritable store fails first).
+        let store: any ObjectStore
+        do { store = try setup.storage.openStore(logger: logger) } catch {
+            throw BackfillFailure(BackfillStatus.failure, "storage \(setup.storage.url): \(error)")
+        }
+        defer { _ = try? Bridge.wait { try await store.shutdown() } }
+        var manifest = BackfillManifest(runID: runID, source: plan.source, query: o.query, dsn: maskedDSN(o.dsn),
+                                        snapshot: coordinator?.snapshotID, output: setup.storage.url,
+                                        entity: setup.entity?.name, partitionBy: o.partitionBy, schema: schemaLines,
+                                        startedAt: Self.timestamp(runStart), state: "running", chunks: chunks)
+        if let id = o.resume {
+            let previous: BackfillManifest
+            do { previous = try Bridge.wait { try await ManifestStore.load(runID: id, store: store) } } catch {
+                throw BackfillFailure(BackfillStatus.usage, "--resume \(id): cannot read \(BackfillManifest.key(runID: id)) "
+                    + "in \(setup.storage.url): \(error)")
+            }
+            guard previous.source == plan.source, previous.query == o.query, previous.entity == setup.entity?.name,
+                  previous.schema == schemaLines, previous.partitionBy == o.partitionBy else {
+                throw BackfillFailure(BackfillStatus.usage, "--resume \(id): the run read \(previous.source)"
+                    + (previous.entity.map { " as entity \($0)" } ?? "") + " with another schema or options; "
+                    + "resume it with the same --table/--query, --entity and --partition-by")
+            }
+            // Chunks that did not finish start again; the files they had finished are removed first.
+            chunks = previous.chunks
+            for i in chunks.indices where chunks[i].state != "done" {
+                for f in chunks[i].files {
+                    do { try Bridge.wait { try await store.delete(key: f.key) } } catch {
+                        throw BackfillFailure(BackfillStatus.failure, "--resume: removing \(f.key) of an unfinished chunk: \(error)")
+                    }
+                }
+                chunks[i].files = []
+                chunks[i].rows = 0
+                chunks[i].rejected = 0
+                chunks[i].state = "pending"
+            }
+            manifest = previous
+            manifest.chunks = chunks
+            manifest.resumedFrom.append(previous.startedAt)
+            manifest.snapshot = coordinator?.snapshotID
+            manifest.state = "running"
+            manifest.endedAt = nil
+            manifest.error = nil
+        }
+        let manifests = ManifestStore(manifest, store: store)
+        do { try Bridge.wait { try await manifests.update { _ in } } } catch {
+            throw BackfillFailure(BackfillStatus.failure, "storage \(setup.storage.url): writing the manifest: \(error)")
+        }
+
+        let rejects = RejectsFile(path: o.rejects ?? "lakewriter-backfill-\(runID).rejects.jsonl", run: runID)
+        let todo = chunks.filter { $0.state != "done" }
+        let totalPages = plan.relations.reduce(0) { $0 + $1.pages }
+        for c in chunks where c.state == "done" { pagesDone.add(pages(of: c, plan: plan), ordering: .relaxed) }
+        logger.info("backfill starting", metadata: [
+            "run": "\(runID)", "source": "\(plan.source)", "jobs": "\(min(jobs, max(1, todo.count)))",
+            "chunks": "\(todo.count) of \(chunks.count)", "output": "\(setup.storage.url)",
+            "snapshot": "\(coordinator?.snapshotID ?? "-")",
+        ])
+
+        // Jobs: threads, each with its own connection in the shared snapshot, taking chunks in turn.
+        let queue = Mutex(todo)
+        let workers = min(jobs, max(1, todo.count))
+        let group = DispatchGroup()
+        let startedAt = ContinuousClock.now
+        let progress = ProgressReporter(enabled: true, line: o.progressLine, totalPages: totalPages,
+                                        rows: { self.rowsRead.load(ordering: .relaxed) },
+                                        bytes: { self.bytesRead.load(ordering: .relaxed) },
+                                        pages: { self.pagesDone.load(ordering: .relaxed) }, logger: logger, err: err)
+        progress.start()
+        let runHour = HourPartition(epochMillis: Int64(runStart.timeIntervalSince1970 * 1000))
+        let context = JobContext(reader: reader, properties: properties, store: store,
+                                 options: setup.storage.writerOptions, maxFileBytes: setup.maxFileBytes,
+                                 prefix: setup.entity.map { $0.name + "/" } ?? "", manifests: manifests,
+                                 rejects: rejects, runHour: runHour)
+        let shared = coordinator
+        for w in 0..<workers {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                do {
+                    let conn: PGConnection
+                    if let shared {
+                        conn = try shared.openJobConnection(logger: logger)
+                    } else if w == 0 {
+                        conn = planConnection
+                    } else {
+                        return
+                    }
+                    connections.withLock { $0[ObjectIdentifier(conn)] = conn }
+                    defer { _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(conn)) } }
+                    if shared != nil { try conn.exec(Self.sessionSettings, step: "session settings") }
+                    while !stopping, let chunk = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                        try runChunk(chunk, conn: conn, context: context, plan: plan)
+                    }
+                } catch let f as BackfillFailure {
+                    fail(f)
+                } catch let e as PostgresError {
+                    if e.kind == .cancelled && cancelled.load(ordering: .relaxed) { return }
+                    if e.kind == .cancelled && failed.withLock({ $0 != nil }) { return }
+                    fail(BackfillFailure(BackfillStatus.source, "\(e)"))
+                } catch {
+                    if stopping { return }
+                    fail(BackfillFailure(BackfillStatus.failure, "\(error)"))
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.name = "backfill-job-\(w)"
+            thread.start()
+        }
+        group.wait()
+        progress.stop()
+        let elapsed = startedAt.duration(to: .now)
+
+        try? rejects.close()
+        let failure = failed.withLock { $0 }
+        let interrupted = cancelled.load(ordering: .relaxed)
+        let finalState = failure != nil ? "failed" : interrupted ? "cancelled" : rejects.rejected > 0 ? "done_with_rejects" : "done"
+        let endedAt = Self.timestamp(Date())
+        let failureText = failure?.description
+        _ = try? Bridge.wait {
+            try await manifests.update { m in
+                m.state = finalState
+                m.endedAt = endedAt
+                m.error = failureText
+                for i in m.chunks.indices where m.chunks[i].state == "running" || m.chunks[i].state == "pending" {
+                    m.chunks[i].state = interrupted ? "cancelled" : (failureText != nil ? "failed" : m.chunks[i].state)
+                }
+            }
+        }
+        let final = Bridge.waitValue { await manifests.manifest }
+        let secs = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 1e-9)
+        let summary = "backfill \(runID) \(finalState): \(final.rows) rows in \(final.files.count) files "
+            + "(\(final.bytes) bytes) in \(String(format: "%.2f", secs)) s, \(String(format: "%.0f", Double(rowsRead.load(ordering: .relaxed)) / secs)) rows/s"
+            + (rejects.rejected > 0 ? ", \(rejects.rejected) rejected (\(rejects.path))" : "")
+            + "; manifest \(BackfillManifest.key(runID: runID))\n"
+        err(summary)
+        logger.info("backfill ended", metadata: ["run": "\(runID)", "state": "\(finalState)", "rows": "\(final.rows)",
+                                                 "files": "\(final.files.count)", "rejected": "\(rejects.rejected)"])
+        if let failure {
+            err("error: \(failure.description)\n")
+            return failure.status
+        }
+        if interrupted {
+            err("interrupted: continue with --resume \(runID)\n")
+            return BackfillStatus.interrupted
+        }
+        return rejects.rejected > 0 ? BackfillStatus.rejected : BackfillStatus.ok
+    }
+
+    /// What a job thread needs to run chunks.
+    struct JobContext: @unchecked Sendable {
+        var reader: Reader
+        var properties: WriterProperties
+        var store: any ObjectStore
+        var options: ObjectWriterOptions
+        var maxFileBytes: Int64
+        var prefix: String
+        var manifests: ManifestStore
+        var rejects: RejectsFile
+        var runHour: HourPartition
+    }
+
+    func pages(of c: BackfillManifest.Chunk, plan: BackfillPlan) -> Int {
+        let relPages = plan.relations.first { c.relation?.hasSuffix($0.relation.qualifiedName.quoted) ?? false }?.pages ?? 0
+        return max(0, (c.endPage ?? relPages) - (c.firstPage ?? 0))
+    }
+
+    /// Reads one chunk into its files; the chunk is done (in the manifest) only when every file
+    /// of it is stored. On any error its open files are abandoned and the finished ones removed.
+    func runChunk(_ chunk: BackfillManifest.Chunk, conn: PGConnection, context: JobContext, plan: BackfillPlan) throws {
+        let id = chunk.id
+        let manifests = context.manifests
+        try Bridge.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
+        var finished: [BackfillManifest.File] = []
+        let output = ChunkOutput(schema: context.reader.schema, properties: context.properties, store: context.store,
+                                 options: context.options, prefix: context.prefix, maxFileBytes: context.maxFileBytes) { file in
+            finished.append(file)
+            try Bridge.wait { try await manifests.update { m in m.chunks[id].files.append(file) } }
+        }
+        let from = chunk.relation ?? {
+            var body = Substring(context.reader.query ?? "")
+            while let l = body.last, l == ";" || l.isWhitespace { body.removeLast() }
+            return "(\(body)) AS lw_q"
+        }()
+        let sql = context.reader.sql(chunk, from: from)
+        var rows = 0
+        var rejected = 0
+        do {
+            if let e = context.reader.entityMapping {
+                (rows, rejected) = try readEntity(sql, mapping: e, schema: context.reader.entitySchema!, conn: conn,
+                                                  output: output, chunk: id, context: context)
+            } else {
+                (rows, rejected) = try readCatalog(sql, conn: conn, output: output, chunk: id, context: context)
+            }
+            try output.finishAll()
+        } catch {
+            output.abortAll()
+            for f in finished { _ = try? Bridge.wait { try await context.store.delete(key: f.key) } }
+            let state = cancelled.load(ordering: .relaxed) ? "cancelled" : "failed"
+            _ = try? Bridge.wait {
+                try await manifests.update { m in
+                    m.chunks[id].state = state
+                    m.chunks[id].files = []
+                }
+            }
+            throw error
+        }
+        let (r, j) = (rows, rejected)
+        try Bridge.wait {
+            try await manifests.update { m in
+                m.chunks[id].state = "done"
+                m.chunks[id].rows = r
+                m.chunks[id].rejected = j
+            }
+        }
+        pagesDone.add(pages(of: chunk, plan: plan), ordering: .relaxed)
+    }
+
+    /// Catalog mode: COPY BINARY decoded straight into the file's column builders.
+    func readCatalog(_ sql: String, conn: PGConnection, output: ChunkOutput, chunk: Int,
+                     context: JobContext) throws -> (Int, Int) {
+        let reader = context.reader
+        var rejected = 0
+        var lastBytes = 0
+        let stats = try conn.copy(sql, mapping: reader.mapping, keyColumn: reader.keyColumn,
+                                  limits: BatchLimits(maxRows: 65_536, maxBytes: 32 << 20), flush: { batch in
+            rowsRead.add(batch.rowCount, ordering: .relaxed)
+            guard let p = reader.partitionColumn else {
+                try output.write(batch, to: .none)
+                return
+            }
+            var keys: [Int] = []
+            keys.reserveCapacity(batch.rowCount)
+            let isDate = reader.partitionIsDate
+            batch.columns[p].forEachFlatInteger { v in
+                guard let v else { keys.append(Int.min); return }
+                keys.append(Int(isDate ? HourPartition(hoursSinceEpoch: v &* 24).hoursSinceEpoch
+                                       : HourPartition(epochMicros: v).hoursSinceEpoch))
+            }
+            for part in try batch.partitions(byRowKeys: keys) {
+                try output.write(part.batch, to: part.key == Int.min ? .nullTime
+                                                 : .hour(HourPartition(hoursSinceEpoch: Int64(part.key))))
+            }
+        }, onRowError: { e in
+            rejected += 1
+            context.rejects.add(chunk: chunk, row: e.row, key: e.key, column: e.column, reason: e.reason)
+        }, onProgress: { bytes in
+            bytesRead.add(bytes - lastBytes, ordering: .relaxed)
+            lastBytes = bytes
+        })
+        return (stats.rows, rejected)
+    }
+
+    /// Entity mode: every column read as the text the worker's rules take, decoded row by row by
+    /// the entity's decoder into the batch of the row's hour.
+    func readEntity(_ sql: String, mapping: EntityMapping, schema: EntitySchema, conn: PGConnection,
+                    output: ChunkOutput, chunk: Int, context: JobContext) throws -> (Int, Int) {
+        let decoder = try EntityDecoder(entity: mapping.decoding, schema: EntitySchema(entity: mapping.decoding))
+        var batches: [HourPartition: RowBatch] = [:]
+        let batchRows = 16_384
+        var tuples = CopyTupleReader(columns: mapping.expressions.count)
+        let fields = mapping.fieldNames.count
+        var names: [UInt8] = []
+        var nameRanges: [Range<Int>] = []
+        for n in mapping.fieldNames {
+            let s = names.count
+            names += Array(n.utf8)
+            nameRanges.append(s..<names.count)
+        }
+        var present = [Int](repeating: 0, count: fields)
+        var rows = 0, rejected = 0, row = 0
+        try names.withUnsafeBytes { nameBytes in
+            try conn.copyOut(sql) { buffer in
+                bytesRead.add(buffer.count, ordering: .relaxed)
+                try tuples.feed(buffer) { t in
+                    defer { row += 1 }
+                    var k = 0
+                    for f in 0..<fields where t.field(f) != nil {
+                        present[k] = f
+                        k += 1
+                    }
+                    let id = t.field(fields) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                    do throws(DecodeError) {
+                        try decoder.stageFields(count: k, name: { UnsafeRawBufferPointer(rebasing: nameBytes[nameRanges[present[$0]]]) },
+                                                value: { t.field(present[$0])! })
+                    } catch {
+                        rejected += 1
+                        context.rejects.add(chunk: chunk, row: row, key: String(decoding: id, as: UTF8.self),
+                                            column: error.field, reason: "\(error)")
+                        return
+                    }
+                    let hour = decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) } ?? context.runHour
+                    if batches[hour] == nil { batches[hour] = decoder.makeBatch() }
+                    decoder.commitStaged(streamID: id, into: &batches[hour]!)
+                    rows += 1
+                    if batches[hour]!.rowCount >= batchRows {
+                        rowsRead.add(batchRows, ordering: .relaxed)
+                        try output.write(batches[hour]!, to: .hour(hour))
+                        batches[hour]!.removeAll()
+                    }
+                }
+            }
+        }
+        try tuples.finish()
+        for (hour, b) in batches where b.rowCount > 0 {
+            rowsRead.add(b.rowCount, ordering: .relaxed)
+            try output.write(b, to: .hour(hour))
+        }
+        return (rows, rejected)
+    }
+
+    // MARK: - Dry run and helpers
+
+    func printPlan(plan: BackfillPlan, reader: Reader, chunks: [BackfillManifest.Chunk], jobs: Int, setup: Setup,
+                   schemaLines: [String]) {
+        var s = "source: \(plan.source)\n"
+        if let e = setup.entity { s += "entity: \(e.name) (the worker's schema and conversion rules)\n" }
+        s += "output: \(setup.storage.url)\n"
+        s += "schema:\n" + schemaLines.map { "  \($0)\n" }.joined()
+        if let e = reader.entityMapping {
+            s += "columns:\n" + e.lines.map { "  \($0)\n" }.joined()
+        } else {
+            for c in plan.mapping.columns {
+                s += "  \(c.column.name) ← \(c.column.typeName)\(c.isCastToText ? " (read as text)" : "")"
+                    + (c.note.map { ": \($0)" } ?? "") + "\n"
+            }
+        }
+        s += "plan: \(min(jobs, chunks.count)) jobs, \(chunks.count) chunks, estimated "
+            + (plan.estimatedRows.map { "\($0) rows" } ?? "unknown rows") + ", \(plan.estimatedBytes) bytes on disk\n"
+        for r in plan.relations {
+            s += "  \(r.relation.qualifiedName.quoted): \(r.pages) pages, \(r.bytes) bytes, "
+                + (r.estimatedRows.map { "~\($0) rows" } ?? "rows unknown") + "\n"
+        }
+        for c in chunks {
+            s += "  chunk \(c.id): \(c.relation ?? "query") pages \(c.firstPage.map(String.init) ?? "start")…\(c.endPage.map(String.init) ?? "end")\n"
+        }
+        out(s)
+    }
+
+    static func newRunID(_ d: Date) -> String {
+        var t = time_t(d.timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let rand = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ-", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec) + String(repeating: "0", count: 4 - rand.count) + rand
+    }
+
+    static func timestamp(_ d: Date) -> String {
+        var t = time_t(d.timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
+    }
+}
+
+extension Bridge {
+    /// `wait` for work that cannot fail.
+    static func waitValue<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        (try? wait { await body() })!
+    }
+}
+
+/// The progress of a run: on a terminal one line redrawn every second (rows, rows/s, MB/s,
+/// pages done of total, ETA); otherwise a log line every 10 s.
+final class ProgressReporter: @unchecked Sendable {
+    let line: Bool
+    let totalPages: Int
+    let rows: () -> Int, bytes: () -> Int, pages: () -> Int
+    let logger: Logger
+    let err: @Sendable (String) -> Void
+    private let stopped = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let started = ContinuousClock.now
+
+    init(enabled: Bool, line: Bool, totalPages: Int, rows: @escaping () -> Int, bytes: @escaping () -> Int,
+         pages: @escaping () -> Int, logger: Logger, err: @escaping @Sendable (String) -> Void) {
+        self.line = line
+        self.totalPages = totalPages
+        self.rows = rows
+        self.bytes = bytes
+        self.pages = pages
+        self.logger = logger
+        self.err = err
+    }
+
+    func start() {
+        let t = Thread { [self] in
+            var ticks = 0
+            while !stopped.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: 0.25)
+                ticks += 1
+                if line ? ticks % 4 == 0 : ticks % 40 == 0 { report() }
+            }
+            if line { err("\n") }
+            done.signal()
+        }
+        t.start()
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        done.wait()
+    }
+
+    func report() {
+        let e = started.duration(to: .now)
+        let secs = max(Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18, 1e-3)
+        let r = rows(), b = bytes(), p = pages()
+        var eta = "?"
+        if totalPages > 0 && p > 0 {
+            let remaining = secs * Double(totalPages - p) / Double(p)
+            eta = String(format: "%.0fs", max(0, remaining))
+        }
+        let text = String(format: "%d rows, %.0f rows/s, %.1f MB/s, pages %d/%d, ETA %@", r, Double(r) / secs,
+                          Double(b) / secs / 1e6, p, totalPages, eta)
+        if line {
+            err("\r\u{1B}[K" + text)
+        } else {
+            logger.info("backfill progress", metadata: ["progress": "\(text)"])
+        }
+    }
+}
+
+extension RowBatch {
+    /// The batch's rows grouped by key (in order of first appearance).
+    func partitions(byRowKeys keys: [Int]) throws -> [(key: Int, batch: RowBatch)] {
+        guard let first = keys.first else { return [] }
+        if keys.allSatisfy({ $0 == first }) { return [(first, self)] }
+        throw BackfillFailure(BackfillStatus.failure, "rows of several hours in one batch: not supported yet")
+    }
+}

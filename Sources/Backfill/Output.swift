@@ -1,0 +1,171 @@
+import Dispatch
+import Foundation
+import LakeModel
+import LakeOutput
+import ObjectStore
+import Parquet
+import Synchronization
+
+/// Awaits async work from a job thread (never a cooperative-pool thread): the job threads are
+/// blocking libpq readers, the store is async.
+enum Bridge {
+    private final class Box<T>: @unchecked Sendable {
+        var result: Result<T, any Error>?
+    }
+
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// A Hive partition of the output: an hour, or the default partition (a null time).
+package enum OutputPartition: Hashable, Sendable {
+    case hour(HourPartition)
+    case none
+    case nullTime
+
+    /// `year=…/month=…/day=…/hour=…/` (empty without partitioning).
+    package var path: String {
+        switch self {
+        case .hour(let h): return h.path + "/"
+        case .none: return ""
+        case .nullTime:
+            let d = "__HIVE_DEFAULT_PARTITION__"
+            return "year=\(d)/month=\(d)/day=\(d)/hour=\(d)/"
+        }
+    }
+}
+
+/// The files one chunk writes: one open file per partition (at most `maxOpen`; past it the
+/// least recently written is finished), each finished when it reaches `maxFileBytes`. A file
+/// becomes visible only when finished (multipart completed, or temp file renamed), and every
+/// finished file is reported to `onFinished` (the manifest) before the next is opened.
+final class ChunkOutput {
+    let schema: ParquetSchema
+    let properties: WriterProperties
+    let store: any ObjectStore
+    let options: ObjectWriterOptions
+    /// Key prefix before the partition path (`entity/`, or empty).
+    let prefix: String
+    let maxFileBytes: Int64
+    let maxOpen: Int
+    let onFinished: (BackfillManifest.File) throws -> Void
+    private var open: [OutputPartition: ParquetFileUpload] = [:]
+    private var lastUse: [OutputPartition: Int] = [:]
+    private var tick = 0
+
+    init(schema: ParquetSchema, properties: WriterProperties, store: any ObjectStore, options: ObjectWriterOptions,
+         prefix: String, maxFileBytes: Int64, maxOpen: Int = 16,
+         onFinished: @escaping (BackfillManifest.File) throws -> Void) {
+        self.schema = schema
+        self.properties = properties
+        self.store = store
+        self.options = options
+        self.prefix = prefix
+        self.maxFileBytes = maxFileBytes
+        self.maxOpen = max(1, maxOpen)
+        self.onFinished = onFinished
+    }
+
+    /// Appends `batch` (rows of one partition) to that partition's file.
+    func write(_ batch: RowBatch, to partition: OutputPartition) throws {
+        guard batch.rowCount > 0 else { return }
+        let file = try self.file(for: partition)
+        try Bridge.wait { try await file.append(batch) }
+        tick += 1
+        lastUse[partition] = tick
+        if file.estimatedFileSize >= maxFileBytes { try finish(partition) }
+    }
+
+    private func file(for partition: OutputPartition) throws -> ParquetFileUpload {
+        if let f = open[partition] { return f }
+        if open.count >= maxOpen, let oldest = lastUse.min(by: { $0.value < $1.value })?.key {
+            try finish(oldest)
+        }
+        let key = prefix + partition.path + "\(UUIDv7()).parquet"
+        let f = try ParquetFileUpload(schema: schema, properties: properties, key: key, store: store, options: options)
+        open[partition] = f
+        return f
+    }
+
+    private func finish(_ partition: OutputPartition) throws {
+        guard let f = open.removeValue(forKey: partition) else { return }
+        lastUse[partition] = nil
+        let rows = Int(f.rowCount)
+        let result = try Bridge.wait { try await f.finish() }
+        try onFinished(BackfillManifest.File(key: f.key, rows: rows, bytes: result.bytes))
+    }
+
+    /// Finishes every open file (the chunk is complete).
+    func finishAll() throws {
+        for p in Array(open.keys) { try finish(p) }
+    }
+
+    /// Abandons the open files: nothing of them becomes visible.
+    func abortAll() {
+        let files = Array(open.values)
+        open.removeAll()
+        lastUse.removeAll()
+        for f in files { _ = try? Bridge.wait { await f.abort() } }
+    }
+}
+
+/// Rows the backfill could not convert, as JSON Lines (`{"run", "chunk", "row", "key", "column",
+/// "reason"}`), like `convert --rejects`. Written to a temporary file beside the destination and
+/// renamed into place when the run ends with rejected rows (an existing file is replaced only
+/// then); removed when nothing was rejected.
+package final class RejectsFile: @unchecked Sendable {
+    package let path: String
+    private let tmp: String
+    private let lock = Mutex<FileHandle?>(nil)
+    private let count = Atomic<Int>(0)
+    private let run: String
+
+    package init(path: String, run: String) {
+        self.path = path
+        self.run = run
+        tmp = path + ".tmp-\(getpid())"
+    }
+
+    package var rejected: Int { count.load(ordering: .relaxed) }
+
+    package func add(chunk: Int, row: Int, key: String?, column: String?, reason: String) {
+        var line = "{\"run\":" + JSONText.quoted(run) + ",\"chunk\":\(chunk),\"row\":\(row)"
+        line += ",\"key\":" + (key.map(JSONText.quoted) ?? "null")
+        line += ",\"column\":" + (column.map(JSONText.quoted) ?? "null")
+        line += ",\"reason\":" + JSONText.quoted(reason) + "}\n"
+        count.add(1, ordering: .relaxed)
+        lock.withLock { h in
+            if h == nil {
+                FileManager.default.createFile(atPath: tmp, contents: nil)
+                h = FileHandle(forWritingAtPath: tmp)
+            }
+            h?.write(Data(line.utf8))
+        }
+    }
+
+    /// Puts the file in place (rows were rejected) or removes the temporary one.
+    package func close() throws {
+        let h = lock.withLock { h -> FileHandle? in
+            defer { h = nil }
+            return h
+        }
+        guard let h else { return }
+        try h.synchronize()
+        try h.close()
+        if rejected > 0 {
+            if rename(tmp, path) != 0 {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+        } else {
+            try? FileManager.default.removeItem(atPath: tmp)
+        }
+    }
+}
