@@ -64,20 +64,36 @@ extension Walker {
                 }
                 unscaled = Int128(acc)
             } else {
-                for _ in 0..<h.ndigits {
-                    let d = u16(q)
-                    guard d < 10000 else { throw malformed("numeric digit \(d)", q) }
-                    let (m, o1) = unscaled.multipliedReportingOverflow(by: 10000)
-                    let (s, o2) = m.addingReportingOverflow(Int128(d))
+                // Groups wholly below the scale must be zero and are skipped, so 38 significant
+                // digits never overflow on digits the scale drops anyway.
+                for i in 0..<h.ndigits where u16(p + 8 + 2 * i) >= 10000 {
+                    throw malformed("numeric digit \(u16(p + 8 + 2 * i))", p + 8 + 2 * i)
+                }
+                var last = h.ndigits - 1
+                while e <= -4 && last >= 0 {
+                    if u16(p + 8 + 2 * last) != 0 { return refuse(n, "more fractional digits than \(type) holds") }
+                    last -= 1
+                    e += 4
+                }
+                var i = 0
+                while i <= last {
+                    var d = Int128(u16(q))
+                    var radix: Int128 = 10000
+                    if i == last && e < 0 {
+                        var div: Int128 = 1
+                        while e < 0 { div *= 10; e += 1 }
+                        guard d % div == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
+                        d /= div
+                        radix /= div
+                    }
+                    let (m, o1) = unscaled.multipliedReportingOverflow(by: radix)
+                    let (s, o2) = m.addingReportingOverflow(d)
                     if o1 || o2 { return refuse(n, "value exceeds \(type)") }
                     unscaled = s
                     q += 2
+                    i += 1
                 }
-                while e < 0 && unscaled != 0 {
-                    guard unscaled % 10 == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
-                    unscaled /= 10
-                    e += 1
-                }
+                if last < 0 { e = 0 }
             }
             while e > 0 && unscaled != 0 {
                 let (m, o) = unscaled.multipliedReportingOverflow(by: 10)
