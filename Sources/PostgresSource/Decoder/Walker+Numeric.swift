@@ -32,11 +32,10 @@ extension Walker {
     /// values over the precision refuse the row.
     mutating func decimal(_ n: Int, _ node: DecodeNode, _ p: Int, _ len: Int, rep: Int) throws(PostgresError) -> Bool {
         let h = try numericHeader(p, len)
-        let type = "decimal(\(node.precision),\(node.scale))"
         switch h.sign {
-        case Self.signNaN: return refuse(n, "NaN cannot be stored in \(type)")
-        case Self.signPlusInfinity: return refuse(n, "Infinity cannot be stored in \(type)")
-        case Self.signMinusInfinity: return refuse(n, "-Infinity cannot be stored in \(type)")
+        case Self.signNaN: return refuse(n, "NaN cannot be stored in \(Self.decimalName(node))")
+        case Self.signPlusInfinity: return refuse(n, "Infinity cannot be stored in \(Self.decimalName(node))")
+        case Self.signMinusInfinity: return refuse(n, "-Infinity cannot be stored in \(Self.decimalName(node))")
         default: break
         }
         var unscaled: Int128 = 0
@@ -55,11 +54,11 @@ extension Walker {
                 }
                 if e < 0 {
                     guard e >= -19 else {
-                        return acc == 0 ? appendDecimal(node, 0, rep: rep) : refuse(n, "more fractional digits than \(type) holds")
+                        return acc == 0 ? appendDecimal(node, 0, rep: rep) : refuse(n, "more fractional digits than \(Self.decimalName(node)) holds")
                     }
                     var div: UInt64 = 1
                     while e < 0 { div &*= 10; e += 1 }
-                    guard acc % div == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
+                    guard acc % div == 0 else { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
                     acc /= div
                 }
                 unscaled = Int128(acc)
@@ -71,7 +70,7 @@ extension Walker {
                 }
                 var last = h.ndigits - 1
                 while e <= -4 && last >= 0 {
-                    if u16(p + 8 + 2 * last) != 0 { return refuse(n, "more fractional digits than \(type) holds") }
+                    if u16(p + 8 + 2 * last) != 0 { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
                     last -= 1
                     e += 4
                 }
@@ -82,13 +81,13 @@ extension Walker {
                     if i == last && e < 0 {
                         var div: Int128 = 1
                         while e < 0 { div *= 10; e += 1 }
-                        guard d % div == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
+                        guard d % div == 0 else { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
                         d /= div
                         radix /= div
                     }
                     let (m, o1) = unscaled.multipliedReportingOverflow(by: radix)
                     let (s, o2) = m.addingReportingOverflow(d)
-                    if o1 || o2 { return refuse(n, "value exceeds \(type)") }
+                    if o1 || o2 { return refuse(n, "value exceeds \(Self.decimalName(node))") }
                     unscaled = s
                     q += 2
                     i += 1
@@ -97,15 +96,18 @@ extension Walker {
             }
             while e > 0 && unscaled != 0 {
                 let (m, o) = unscaled.multipliedReportingOverflow(by: 10)
-                if o { return refuse(n, "value exceeds \(type)") }
+                if o { return refuse(n, "value exceeds \(Self.decimalName(node))") }
                 unscaled = m
                 e -= 1
             }
         }
         if h.sign == Self.signNegative { unscaled = -unscaled }
-        guard unscaled <= node.limit && unscaled >= -node.limit else { return refuse(n, "value exceeds \(type)") }
+        guard unscaled <= node.limit && unscaled >= -node.limit else { return refuse(n, "value exceeds \(Self.decimalName(node))") }
         return appendDecimal(node, unscaled, rep: rep)
     }
+
+    /// `decimal(p,s)`, made only when a row is refused.
+    static func decimalName(_ node: DecodeNode) -> String { "decimal(\(node.precision),\(node.scale))" }
 
     @inline(__always)
     mutating func appendDecimal(_ node: DecodeNode, _ unscaled: Int128, rep: Int) -> Bool {
