@@ -150,7 +150,8 @@ extension Walker {
                 while emitted < h.dscale {
                     let d = digit(i)
                     let take = min(4, h.dscale - emitted)
-                    appendDigits(d / [1, 1000, 100, 10, 1][take], width: take)
+                    let drop = take == 4 ? 1 : take == 3 ? 10 : take == 2 ? 100 : 1000
+                    appendDigits(d / drop, width: take)
                     emitted += take
                     i += 1
                 }

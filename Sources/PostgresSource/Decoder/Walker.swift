@@ -77,7 +77,7 @@ struct Walker {
                     }
                     let ok: Bool
                     do {
-                        ok = try value(root, p, len, def: 0, rep: 0)
+                        ok = try topLevel(root, p, len)
                     } catch {
                         takeBack(rowBase)
                         return .failure(error, appended)
@@ -138,6 +138,25 @@ struct Walker {
     }
 
     // MARK: - Values
+
+    /// A top-level value: the common flat kinds inline, the rest through ``value(_:_:_:def:rep:)``.
+    @inline(__always)
+    mutating func topLevel(_ n: Int, _ p: Int, _ len: Int) throws(PostgresError) -> Bool {
+        let node = UnsafePointer(nodes.baseAddress! + n)
+        let leaf = Int(node.pointee.leaf)
+        switch node.pointee.kind {
+        case .int4 where len == 4:
+            cols[leaf].appendInt32(i32(p))
+        case .int8 where len == 8:
+            cols[leaf].appendInt64(i64(p))
+        case .bytes:
+            cols[leaf].appendBytes(base + p, count: len)
+            if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+        default:
+            return try value(n, p, len, def: 0, rep: 0)
+        }
+        return true
+    }
 
     /// Appends the value of node `n` held in `p ..< p + len`; `def` is the definition level of
     /// its parent, `rep` the repetition level of its first entry. False when the row must be
