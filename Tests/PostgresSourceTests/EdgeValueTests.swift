@@ -9,10 +9,11 @@ import Testing
 @Suite("Infinity, out-of-range values and rejected rows", .enabled(if: postgresAndReadersAvailable))
 struct EdgeValueTests {
     static let rawScript = """
-        import sys, json, pyarrow as pa, pyarrow.parquet as pq
+        import sys, json, decimal, pyarrow as pa, pyarrow.parquet as pq
         t = pq.read_table(sys.argv[1])
         out = {}
         def s(v):
+            if isinstance(v, decimal.Decimal): return format(v, "f")
             return None if v is None else ([s(x) for x in v] if isinstance(v, list) else str(v))
         for name in t.column_names:
             c = t.column(name)
@@ -26,14 +27,14 @@ struct EdgeValueTests {
         try withSchema("edge") { conn, s in
             try conn.exec("""
                 CREATE TABLE \(s).x (id int8 NOT NULL, d date, ts timestamp, tstz timestamptz, n12 numeric(12,2),
-                                     arr int4[], t24 time, nn numeric(3,-2), big numeric(40,2)[]);
+                                     arr int4[], t24 time, nn numeric(3,-2), big numeric(40,2)[], d38 numeric(38,10));
                 INSERT INTO \(s).x VALUES
-                  (1, 'infinity', 'infinity', '-infinity', 1.00, '{{1,2},{3,4}}', '00:00', NULL, NULL),
-                  (2, '-infinity', '-infinity', 'infinity', 2.00, '{1}', '24:00:00', 12345, '{1.5,NaN,NULL}'),
-                  (3, '5874897-12-31', '294276-12-31 23:59:59.999999', NULL, 3.00, NULL, NULL, NULL, NULL),
-                  (4, '4713-01-01 BC', '4713-01-01 00:00:00 BC', '294000-01-01 00:00:00+00', 'NaN', NULL, NULL, NULL, NULL),
-                  (5, '2000-01-01', '294246-01-01 00:00:00', '4713-01-01 00:00:00+00 BC', 12.34, '[0:1]={5,6}', '12:00', -99900, NULL),
-                  (6, NULL, NULL, NULL, NULL, '{{{NULL}}}', NULL, NULL, NULL)
+                  (1, 'infinity', 'infinity', '-infinity', 1.00, '{{1,2},{3,4}}', '00:00', NULL, NULL, NULL),
+                  (2, '-infinity', '-infinity', 'infinity', 2.00, '{1}', '24:00:00', 12345, '{1.5,NaN,NULL}', '1234567890123456789012345678.0123456789'),
+                  (3, '5874897-12-31', '294276-12-31 23:59:59.999999', NULL, 3.00, NULL, NULL, NULL, NULL, NULL),
+                  (4, '4713-01-01 BC', '4713-01-01 00:00:00 BC', '294000-01-01 00:00:00+00', 'NaN', NULL, NULL, NULL, NULL, NULL),
+                  (5, '2000-01-01', '294246-01-01 00:00:00', '4713-01-01 00:00:00+00 BC', 12.34, '[0:1]={5,6}', '12:00', -99900, NULL, '-0.0000000001'),
+                  (6, NULL, NULL, NULL, NULL, '{{{NULL}}}', NULL, NULL, NULL, NULL)
                 """)
             let plan = try BackfillPlan.table(PGTableName(schema: s, name: "x"), catalog: PostgresCatalog(conn), parallelism: 1)
             #expect(plan.mapping.schema.fields.first { $0.name == "nn" }?.type == .decimal(precision: 5, scale: 0))
@@ -66,7 +67,7 @@ struct EdgeValueTests {
                 ("ts", epochMicros("ts")), ("tstz", epochMicros("tstz")), ("n12", "n12::text"),
                 ("arr", TypesRoundTripTests.list("arr", "e::text")),
                 ("t24", "(extract(epoch from t24) * 1000000)::int8::text"), ("nn", "nn::text"),
-                ("big", TypesRoundTripTests.list("big", "e::text")),
+                ("big", TypesRoundTripTests.list("big", "e::text")), ("d38", "d38::text"),
             ]
             let want = try jsonRows(conn, "SELECT json_build_array(\(exprs.map(\.1).joined(separator: ", ")))::text "
                                     + "FROM \(s).x WHERE id IN (2, 5) ORDER BY id")

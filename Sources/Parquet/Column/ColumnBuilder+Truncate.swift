@@ -45,6 +45,16 @@ extension ColumnBuilder {
     }
 }
 
+extension ColumnBuilder {
+    /// Whether an invalid append was recorded (what ``error`` returns, without copying it):
+    /// cheap enough to check after every value on a hot path.
+    @inlinable
+    package var hasError: Bool {
+        if case .none = firstError { return false }
+        return true
+    }
+}
+
 extension RowBatch {
     /// Drops the rows from `rowCount` on in every column (see ``ColumnBuilder/truncate(toRows:)``).
     package mutating func truncate(toRows rowCount: Int) {

@@ -23,6 +23,7 @@ import Parquet
 /// the decoder only appends whole rows, so a batch is always writable between calls.
 package struct CopyBinaryDecoder {
     private let plan: DecodePlan
+    private let storage: DecodePlanStorage
     private let columnNames: [String]
     private let leafPaths: [String]
     private let keyColumn: Int?
@@ -49,6 +50,7 @@ package struct CopyBinaryDecoder {
     /// rejected report the value of `keyColumn` (a top-level column name) when given.
     package init(mapping: SourceMapping, keyColumn: String? = nil) throws(PostgresError) {
         plan = try DecodePlan(mapping)
+        storage = DecodePlanStorage(plan)
         columnNames = mapping.columns.map(\.column.name)
         leafPaths = mapping.schema.columns.map(\.dottedPath)
         if let keyColumn {
@@ -137,27 +139,21 @@ package struct CopyBinaryDecoder {
             return count
         }
         let plan = self.plan
+        let storage = self.storage
         let ncols = plan.roots.count
         while true {
             // `offset` is the stream offset of b[pos].
             let regionOffset = offset - pos
-            var outcome = Outcome.rows(pos, 0)
-            var scratch: [UInt8] = []
-            swap(&scratch, &self.scratch)
             let from = pos
-            plan.nodes.withUnsafeBufferPointer { nodes in
-                plan.childIndex.withUnsafeBufferPointer { kids in
-                    plan.roots.withUnsafeBufferPointer { roots in
-                        batch.columns.withUnsafeMutableBufferPointer { cols in
-                            var w = Walker(base: base, count: count, streamOffset: regionOffset, nodes: nodes,
-                                           kids: kids, cols: cols, scratch: scratch)
-                            outcome = w.run(from: from, roots: roots, ncols: ncols)
-                            swap(&scratch, &w.scratch)
-                        }
-                    }
-                }
+            var w = Walker(base: base, count: count, streamOffset: regionOffset, nodes: UnsafeBufferPointer(storage.nodes),
+                           kids: UnsafeBufferPointer(storage.kids), cols: UnsafeMutableBufferPointer(start: nil, count: 0),
+                           scratch: [])
+            swap(&w.scratch, &self.scratch)
+            let outcome = batch.columns.withUnsafeMutableBufferPointer { cols in
+                w.cols = cols
+                return w.run(from: from, roots: UnsafeBufferPointer(storage.roots), ncols: ncols)
             }
-            swap(&scratch, &self.scratch)
+            swap(&w.scratch, &self.scratch)
             switch outcome {
             case .rows(let p, let appended):
                 rowsDecoded += appended

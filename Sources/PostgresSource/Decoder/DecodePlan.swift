@@ -34,6 +34,33 @@ struct DecodeNode {
     var checksUTF8 = false
 }
 
+/// The plan's arrays copied once into memory of their own, so the hot loop reaches them
+/// through plain pointers (no array retain, uniqueness or exclusivity checks per buffer).
+final class DecodePlanStorage: @unchecked Sendable {
+    // Immutable after init: shared read-only by copies of the decoder.
+    let nodes: UnsafeMutableBufferPointer<DecodeNode>
+    let kids: UnsafeMutableBufferPointer<Int32>
+    let roots: UnsafeMutableBufferPointer<Int32>
+
+    init(_ plan: DecodePlan) {
+        func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
+            _ = b.initialize(from: a)
+            return UnsafeMutableBufferPointer(rebasing: b[0..<a.count])
+        }
+        nodes = copy(plan.nodes)
+        kids = copy(plan.childIndex)
+        roots = copy(plan.roots)
+    }
+
+    deinit {
+        for b in [UnsafeMutableRawPointer(nodes.baseAddress), UnsafeMutableRawPointer(kids.baseAddress),
+                  UnsafeMutableRawPointer(roots.baseAddress)] {
+            b?.deallocate()
+        }
+    }
+}
+
 /// The flattened decode trees of all top-level columns.
 struct DecodePlan {
     var nodes: [DecodeNode] = []

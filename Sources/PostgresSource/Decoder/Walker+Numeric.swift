@@ -32,11 +32,10 @@ extension Walker {
     /// values over the precision refuse the row.
     mutating func decimal(_ n: Int, _ node: DecodeNode, _ p: Int, _ len: Int, rep: Int) throws(PostgresError) -> Bool {
         let h = try numericHeader(p, len)
-        let type = "decimal(\(node.precision),\(node.scale))"
         switch h.sign {
-        case Self.signNaN: return refuse(n, "NaN cannot be stored in \(type)")
-        case Self.signPlusInfinity: return refuse(n, "Infinity cannot be stored in \(type)")
-        case Self.signMinusInfinity: return refuse(n, "-Infinity cannot be stored in \(type)")
+        case Self.signNaN: return refuse(n, "NaN cannot be stored in \(Self.decimalName(node))")
+        case Self.signPlusInfinity: return refuse(n, "Infinity cannot be stored in \(Self.decimalName(node))")
+        case Self.signMinusInfinity: return refuse(n, "-Infinity cannot be stored in \(Self.decimalName(node))")
         default: break
         }
         var unscaled: Int128 = 0
@@ -55,41 +54,60 @@ extension Walker {
                 }
                 if e < 0 {
                     guard e >= -19 else {
-                        return acc == 0 ? appendDecimal(node, 0, rep: rep) : refuse(n, "more fractional digits than \(type) holds")
+                        return acc == 0 ? appendDecimal(node, 0, rep: rep) : refuse(n, "more fractional digits than \(Self.decimalName(node)) holds")
                     }
                     var div: UInt64 = 1
                     while e < 0 { div &*= 10; e += 1 }
-                    guard acc % div == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
+                    guard acc % div == 0 else { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
                     acc /= div
                 }
                 unscaled = Int128(acc)
             } else {
-                for _ in 0..<h.ndigits {
-                    let d = u16(q)
-                    guard d < 10000 else { throw malformed("numeric digit \(d)", q) }
-                    let (m, o1) = unscaled.multipliedReportingOverflow(by: 10000)
-                    let (s, o2) = m.addingReportingOverflow(Int128(d))
-                    if o1 || o2 { return refuse(n, "value exceeds \(type)") }
+                // Groups wholly below the scale must be zero and are skipped, so 38 significant
+                // digits never overflow on digits the scale drops anyway.
+                for i in 0..<h.ndigits where u16(p + 8 + 2 * i) >= 10000 {
+                    throw malformed("numeric digit \(u16(p + 8 + 2 * i))", p + 8 + 2 * i)
+                }
+                var last = h.ndigits - 1
+                while e <= -4 && last >= 0 {
+                    if u16(p + 8 + 2 * last) != 0 { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
+                    last -= 1
+                    e += 4
+                }
+                var i = 0
+                while i <= last {
+                    var d = Int128(u16(q))
+                    var radix: Int128 = 10000
+                    if i == last && e < 0 {
+                        var div: Int128 = 1
+                        while e < 0 { div *= 10; e += 1 }
+                        guard d % div == 0 else { return refuse(n, "more fractional digits than \(Self.decimalName(node)) holds") }
+                        d /= div
+                        radix /= div
+                    }
+                    let (m, o1) = unscaled.multipliedReportingOverflow(by: radix)
+                    let (s, o2) = m.addingReportingOverflow(d)
+                    if o1 || o2 { return refuse(n, "value exceeds \(Self.decimalName(node))") }
                     unscaled = s
                     q += 2
+                    i += 1
                 }
-                while e < 0 && unscaled != 0 {
-                    guard unscaled % 10 == 0 else { return refuse(n, "more fractional digits than \(type) holds") }
-                    unscaled /= 10
-                    e += 1
-                }
+                if last < 0 { e = 0 }
             }
             while e > 0 && unscaled != 0 {
                 let (m, o) = unscaled.multipliedReportingOverflow(by: 10)
-                if o { return refuse(n, "value exceeds \(type)") }
+                if o { return refuse(n, "value exceeds \(Self.decimalName(node))") }
                 unscaled = m
                 e -= 1
             }
         }
         if h.sign == Self.signNegative { unscaled = -unscaled }
-        guard unscaled <= node.limit && unscaled >= -node.limit else { return refuse(n, "value exceeds \(type)") }
+        guard unscaled <= node.limit && unscaled >= -node.limit else { return refuse(n, "value exceeds \(Self.decimalName(node))") }
         return appendDecimal(node, unscaled, rep: rep)
     }
+
+    /// `decimal(p,s)`, made only when a row is refused.
+    static func decimalName(_ node: DecodeNode) -> String { "decimal(\(node.precision),\(node.scale))" }
 
     @inline(__always)
     mutating func appendDecimal(_ node: DecodeNode, _ unscaled: Int128, rep: Int) -> Bool {
@@ -132,7 +150,8 @@ extension Walker {
                 while emitted < h.dscale {
                     let d = digit(i)
                     let take = min(4, h.dscale - emitted)
-                    appendDigits(d / [1, 1000, 100, 10, 1][take], width: take)
+                    let drop = take == 4 ? 1 : take == 3 ? 10 : take == 2 ? 100 : 1000
+                    appendDigits(d / drop, width: take)
                     emitted += take
                     i += 1
                 }

@@ -10,7 +10,7 @@ struct Walker {
     let streamOffset: Int
     let nodes: UnsafeBufferPointer<DecodeNode>
     let kids: UnsafeBufferPointer<Int32>
-    let cols: UnsafeMutableBufferPointer<ColumnBuilder>
+    var cols: UnsafeMutableBufferPointer<ColumnBuilder>
     /// Numeric text is formatted here, reused across values.
     var scratch: [UInt8]
     var fault = RowFault()
@@ -77,7 +77,7 @@ struct Walker {
                     }
                     let ok: Bool
                     do {
-                        ok = try value(root, p, len, def: 0, rep: 0)
+                        ok = try topLevel(root, p, len)
                     } catch {
                         takeBack(rowBase)
                         return .failure(error, appended)
@@ -139,13 +139,32 @@ struct Walker {
 
     // MARK: - Values
 
+    /// A top-level value: the common flat kinds inline, the rest through ``value(_:_:_:def:rep:)``.
+    @inline(__always)
+    mutating func topLevel(_ n: Int, _ p: Int, _ len: Int) throws(PostgresError) -> Bool {
+        let node = UnsafePointer(nodes.baseAddress! + n)
+        let leaf = Int(node.pointee.leaf)
+        switch node.pointee.kind {
+        case .int4 where len == 4:
+            cols[leaf].appendInt32(i32(p))
+        case .int8 where len == 8:
+            cols[leaf].appendInt64(i64(p))
+        case .bytes:
+            cols[leaf].appendBytes(base + p, count: len)
+            if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+        default:
+            return try value(n, p, len, def: 0, rep: 0)
+        }
+        return true
+    }
+
     /// Appends the value of node `n` held in `p ..< p + len`; `def` is the definition level of
     /// its parent, `rep` the repetition level of its first entry. False when the row must be
     /// refused (``fault`` says why); throws on malformed bytes.
     mutating func value(_ n: Int, _ p: Int, _ len: Int, def: Int, rep: Int) throws(PostgresError) -> Bool {
-        let node = nodes[n]
-        let leaf = Int(node.leaf)
-        switch node.kind {
+        let node = UnsafePointer(nodes.baseAddress! + n)
+        let leaf = Int(node.pointee.leaf)
+        switch node.pointee.kind {
         case .bool:
             guard len == 1 else { throw malformed("bool of \(len) bytes", p) }
             cols[leaf].appendBool(base.load(fromByteOffset: p, as: UInt8.self) != 0, repetitionLevel: rep)
@@ -169,13 +188,13 @@ struct Walker {
             cols[leaf].appendDouble(Double(bitPattern: u64(p)), repetitionLevel: rep)
         case .bytes:
             cols[leaf].appendBytes(base + p, count: len, repetitionLevel: rep)
-            if node.checksUTF8 && cols[leaf].error != nil { return refuse(n, "not valid UTF-8") }
+            if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
         case .jsonb:
             guard len >= 1 else { throw malformed("empty jsonb value", p) }
             let version = base.load(fromByteOffset: p, as: UInt8.self)
             guard version == 1 else { return refuse(n, "jsonb format version \(version) is not known") }
             cols[leaf].appendBytes(base + p + 1, count: len - 1, repetitionLevel: rep)
-            if cols[leaf].error != nil { return refuse(n, "not valid UTF-8") }
+            if cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
         case .uuid:
             guard len == 16 else { throw malformed("uuid of \(len) bytes", p) }
             cols[leaf].appendBytes(base + p, count: 16, repetitionLevel: rep)
@@ -217,13 +236,13 @@ struct Walker {
             cols[leaf + 1].appendInt32(i32(p + 8), repetitionLevel: rep)
             cols[leaf + 2].appendInt64(i64(p), repetitionLevel: rep)
         case .decimal:
-            return try decimal(n, node, p, len, rep: rep)
+            return try decimal(n, node.pointee, p, len, rep: rep)
         case .numericText:
-            try numericText(node, p, len, rep: rep)
+            try numericText(node.pointee, p, len, rep: rep)
         case .array:
-            return try array(n, node, p, len, def: def, rep: rep)
+            return try array(n, node.pointee, p, len, def: def, rep: rep)
         case .composite:
-            return try composite(node, p, len, def: def, rep: rep)
+            return try composite(node.pointee, p, len, def: def, rep: rep)
         }
         return true
     }

@@ -88,7 +88,9 @@ package struct BackfillPlan: Sendable {
             let block = max(1, Int64(r.count > 1 ? r[1] ?? "8192" : "8192") ?? 8192)
             let tuples = Int64(r.count > 2 ? r[2] ?? "-1" : "-1") ?? -1
             let pages = Int(bytes / block)
-            let estimate: Int64? = pages == 0 ? (tuples > 0 ? tuples : 0) : (tuples > 0 ? tuples : nil)
+            // reltuples is -1 until the first VACUUM/ANALYZE and 0 when unknown; an empty heap is
+            // known empty; views and foreign tables have no count.
+            let estimate: Int64? = !rel.hasHeap ? nil : tuples > 0 ? tuples : pages == 0 ? 0 : nil
             sizes.append(RelationSize(relation: rel, pages: pages, bytes: bytes, estimatedRows: estimate))
         }
         let totalPages = sizes.reduce(0) { $0 + $1.pages }
