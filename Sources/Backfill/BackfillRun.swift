@@ -575,7 +575,7 @@ package final class BackfillRun: @unchecked Sendable {
                 keys.append(Int(isDate ? HourPartition(hoursSinceEpoch: v &* 24).hoursSinceEpoch
                                        : HourPartition(epochMicros: v).hoursSinceEpoch))
             }
-            for part in try batch.partitions(byRowKeys: keys) {
+            for part in batch.split(byRowKeys: keys) {
                 try output.write(part.batch, to: part.key == Int.min ? .nullTime
                                                  : .hour(HourPartition(hoursSinceEpoch: Int64(part.key))))
             }
@@ -761,11 +761,3 @@ final class ProgressReporter: @unchecked Sendable {
     }
 }
 
-extension RowBatch {
-    /// The batch's rows grouped by key (in order of first appearance).
-    func partitions(byRowKeys keys: [Int]) throws -> [(key: Int, batch: RowBatch)] {
-        guard let first = keys.first else { return [] }
-        if keys.allSatisfy({ $0 == first }) { return [(first, self)] }
-        throw BackfillFailure(BackfillStatus.failure, "rows of several hours in one batch: not supported yet")
-    }
-}
