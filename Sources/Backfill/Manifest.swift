@@ -61,7 +61,6 @@ package struct BackfillManifest: Codable, Sendable, Equatable {
     package func encoded() throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         var b = ByteBuffer()
         b.writeBytes(try encoder.encode(Totals(self)))
         return b
@@ -69,7 +68,6 @@ package struct BackfillManifest: Codable, Sendable, Equatable {
 
     package static func decode(_ data: Data) throws -> BackfillManifest {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try decoder.decode(Totals.self, from: data).manifest
     }
 

@@ -17,10 +17,10 @@ import Parquet
 /// | `bytea` | `binary` | |
 /// | `uuid` | `uuid` | |
 /// | `json`, `jsonb` | `json` | jsonb's version byte stripped |
-/// | `date` | `date` (days since 1970-01-01) | `infinity`/`-infinity` stored as Int32.max/Int32.min days (lossless; readers show the extremes or refuse them) |
+/// | `date` | `date` (days since 1970-01-01) | `infinity`/`-infinity` stored as +/−Int32.max days (lossless; DuckDB reads them as infinity/-infinity, other readers as the extreme dates or an error) |
 /// | `time` | `time(micros, adjustedToUTC: false)` | `24:00:00` kept as 86,400,000,000 µs |
 /// | `timetz` | `time(micros, adjustedToUTC: true)` | normalised to UTC (the offset is applied), wrapped into one day |
-/// | `timestamp` | `timestamp(micros, adjustedToUTC: false)` | `infinity`/`-infinity` stored as Int64.max/Int64.min µs (lossless); a value whose µs since 1970 overflow Int64 (after 294247 AD) is a per-row error, never wrapped |
+/// | `timestamp` | `timestamp(micros, adjustedToUTC: false)` | `infinity`/`-infinity` stored as +/−Int64.max µs (lossless; DuckDB reads them as infinity/-infinity); a value whose µs since 1970 overflow Int64 (after 294247 AD) is a per-row error, never wrapped |
 /// | `timestamptz` | `timestamp(micros, adjustedToUTC: true)` | as timestamp |
 /// | `interval` | `struct<months: int32, days: int32, microseconds: int64>` (fields required) | lossless: the three parts PostgreSQL keeps |
 /// | one-dimensional array | `list<element>` (elements optional) | NULL elements kept; `{}` is an empty list; the lower bound is dropped |
@@ -100,8 +100,8 @@ package struct ColumnMapping: Sendable, Hashable {
     static func note(_ type: PGType, cast: Bool, typeName: String) -> String? {
         if cast { return "\(typeName) read as its text form" }
         switch type {
-        case .date: return "infinity and -infinity are stored as Int32.max and Int32.min days"
-        case .timestamp, .timestamptz: return "infinity and -infinity are stored as Int64.max and Int64.min microseconds"
+        case .date: return "infinity and -infinity are stored as Int32.max and -Int32.max days"
+        case .timestamp, .timestamptz: return "infinity and -infinity are stored as Int64.max and -Int64.max microseconds"
         case .numeric(let p, let s) where PGType.decimalShape(precision: p, scale: s) == nil:
             return "exact decimal text (NaN, Infinity, -Infinity as such)"
         case .numeric: return "NaN and ±Infinity cannot be stored: such rows are rejected"

@@ -202,10 +202,11 @@ struct Walker {
             guard len == 4 else { throw malformed("date of \(len) bytes", p) }
             let v = i32(p)
             if v == Int32.max || v == Int32.min {
-                cols[leaf].appendInt32(v, repetitionLevel: rep)  // ±infinity: the sentinels themselves
+                // ±infinity as ±Int32.max days: what DuckDB reads as infinity and -infinity.
+                cols[leaf].appendInt32(v == Int32.max ? Int32.max : -Int32.max, repetitionLevel: rep)
             } else {
                 let (d, o) = v.addingReportingOverflow(Self.epochDays)
-                if o || d == Int32.max || d == Int32.min { return refuse(n, "date out of the Int32 days range") }
+                if o || d >= Int32.max || d <= -Int32.max { return refuse(n, "date out of the Int32 days range") }
                 cols[leaf].appendInt32(d, repetitionLevel: rep)
             }
         case .time:
@@ -222,10 +223,11 @@ struct Walker {
             guard len == 8 else { throw malformed("timestamp of \(len) bytes", p) }
             let v = i64(p)
             if v == Int64.max || v == Int64.min {
-                cols[leaf].appendInt64(v, repetitionLevel: rep)  // ±infinity
+                // ±infinity as ±Int64.max µs: what DuckDB reads as infinity and -infinity.
+                cols[leaf].appendInt64(v == Int64.max ? Int64.max : -Int64.max, repetitionLevel: rep)
             } else {
                 let (u, o) = v.addingReportingOverflow(Self.epochMicros)
-                if o || u == Int64.max || u == Int64.min {
+                if o || u >= Int64.max || u <= -Int64.max {
                     return refuse(n, "timestamp beyond the Int64 microseconds since 1970")
                 }
                 cols[leaf].appendInt64(u, repetitionLevel: rep)
