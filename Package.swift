@@ -158,6 +158,6 @@ let package = Package(
         .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeModel", "LakeDecoding", "LakeOutput",
                                                            "Parquet", "ObjectStore", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
-                                                             "ObjectStore", "RedisStreams", "TestSupport"]),
+                                                             "ObjectStore", "RedisStreams", "PostgresSource", "TestSupport"]),
     ]
 )
