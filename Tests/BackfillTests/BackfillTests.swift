@@ -1,5 +1,6 @@
 @testable import Backfill
 import Foundation
+import ObjectStore
 @testable import PostgresSource
 import Testing
 import TestSupport
@@ -283,5 +284,49 @@ enum BF {
             #expect(text.contains("~2000 rows"))
             #expect(!FileManager.default.fileExists(atPath: dir))
         }
+    }
+}
+
+/// The backfill to S3 (SeaweedFS, SigV4 checked) with the config's storage settings: multipart
+/// files completed only at the end, the manifest beside them, every row once.
+@Suite(.enabled(if: (backfillServersAvailable && TestEnvironment.s3Endpoint != nil) || TestEnvironment.isCI), .serialized)
+struct BackfillS3Tests {
+    @Test func multipartFilesOnS3WithTheConfigsStorage() async throws {
+        let endpoint = try #require(TestEnvironment.s3Endpoint)
+        let key = try #require(TestEnvironment.s3AccessKey), secret = try #require(TestEnvironment.s3SecretKey)
+        let bucket = "lakewriter-backfill-tests"
+        let s3 = try makeObjectStore(url: "s3://\(bucket)", options: ObjectStoreOptions(
+            endpoint: endpoint, region: "us-east-1", addressing: .pathStyle,
+            credentials: S3Credentials(accessKeyID: key, secretAccessKey: secret)))
+        try? await (s3 as! S3ObjectStore).createBucket()
+        let prefix = "run-\(UUID().uuidString.prefix(8).lowercased())"
+        let dir = try TestEnvironment.temporaryDirectory("bf-s3").path
+        try """
+        storage: {url: "s3://\(bucket)/unused", endpoint: "\(endpoint)", region: us-east-1, path_style: true,
+                  access_key_id: "${KEY}", secret_access_key: "${SECRET}", part_size: 5MiB}
+        entities: {e: {stream: s, columns: {a: int64}}}
+        """.write(toFile: dir + "/c.yaml", atomically: true, encoding: .utf8)
+        try BF.withSchema("s3") { conn, schema in
+            try conn.exec("""
+                CREATE TABLE \(schema).wide (id bigint PRIMARY KEY, pad text);
+                INSERT INTO \(schema).wide SELECT g, md5(g::text) || md5((g * 7)::text) || repeat(chr(65 + g % 26), g % 200)
+                FROM generate_series(1, 400000) g;
+                """)
+            let r = try BF.run(["--dsn", try BF.dsn(), "--table", "\(schema).wide", "--config", dir + "/c.yaml",
+                                "--output", "s3://\(bucket)/\(prefix)", "--jobs", "2", "--max-file-bytes", "12MiB",
+                                "--compression", "none"], environment: ["KEY": key, "SECRET": secret])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(!r.stderr.contains(secret))
+        }
+        let objects = try await s3.listAll(prefix: prefix + "/")
+        let data = objects.filter { $0.key.hasSuffix(".parquet") }
+        #expect(objects.contains { $0.key.hasPrefix("\(prefix)/_backfill/") && $0.key.hasSuffix(".json") })
+        #expect(data.contains { $0.size > 5 << 20 }, "no multipart-sized file: \(data.map(\.size))")
+        for o in data {
+            let body = try await s3.get(key: o.key)
+            try Data(body.readableBytesView).write(to: URL(fileURLWithPath: dir + "/" + (o.key.split(separator: "/").last.map(String.init) ?? "x")))
+        }
+        #expect(try BF.duck("SELECT count(*), count(DISTINCT id) FROM read_parquet('\(dir)/*.parquet')") == [["400000", "400000"]])
+        try await s3.shutdown()
     }
 }
