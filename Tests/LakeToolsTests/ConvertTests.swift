@@ -164,6 +164,38 @@ import TestSupport
         #expect(try Inspector.inspect(path: dir + "/e.parquet").rows == 0)
     }
 
+    /// A failing convert never destroys an existing file: output and rejects are written under
+    /// temporary names and renamed into place only on success.
+    @Test func failingConvertKeepsTheExistingOutput() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("keep").path
+        let (config, _) = try writeInputs(dir)
+        let good = dir + "/good.jsonl"
+        try "{\"i64\": 1}\n{\"i64\": 2}\n{\"i64\": \"x\"}\n".write(toFile: good, atomically: true, encoding: .utf8)
+        let out = dir + "/o.parquet", rejects = dir + "/r.jsonl"
+        #expect(await Commands.convert(.init(config: config, entity: "all", input: good, output: out, rejects: rejects),
+                                       environment: [:], output: OutputBox().output) == 3)
+        let before = try Data(contentsOf: URL(fileURLWithPath: out))
+        let rejectsBefore = try Data(contentsOf: URL(fileURLWithPath: rejects))
+        #expect(before.count > 100 && !rejectsBefore.isEmpty)
+        // Failing runs: a missing input, and an output the final rename cannot replace.
+        #expect(await Commands.convert(.init(config: config, entity: "all", input: dir + "/none.jsonl", output: out,
+                                             rejects: rejects), environment: [:], output: OutputBox().output) == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == before)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: rejects)) == rejectsBefore)
+        let blocked = dir + "/a-directory"
+        try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)
+        #expect(await Commands.convert(.init(config: config, entity: "all", input: good, output: blocked),
+                                       environment: [:], output: OutputBox().output) == 1)
+        #expect(FileManager.default.fileExists(atPath: blocked + "/inside"))
+        // No temporary file is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }.isEmpty)
+        // A successful run replaces the file whole.
+        try "{\"i64\": 5}\n".write(toFile: good, atomically: true, encoding: .utf8)
+        #expect(await Commands.convert(.init(config: config, entity: "all", input: good, output: out),
+                                       environment: [:], output: OutputBox().output) == 0)
+        #expect(try Inspector.inspect(path: out).rows == 1)
+    }
+
     /// Many blocks decoded in parallel keep input order and line numbers.
     @Test func parallelBlocksKeepOrder() throws {
         let dir = try TestEnvironment.temporaryDirectory("blocks").path

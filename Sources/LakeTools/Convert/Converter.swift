@@ -63,7 +63,40 @@ public struct Converter: Sendable {
 
     /// Converts `inputPath` (`-` for stdin) into a Parquet file at `outputPath` (a local path).
     /// Rejected lines go to `rejects` (JSON Lines: line, entity, field, reason, message, text, input).
+    ///
+    /// Both files are written under temporary names beside their destination and renamed into
+    /// place only when the conversion succeeded: a failing convert never destroys an existing file.
     public func run(inputPath: String, outputPath: String, rejectsPath: String?) throws(ConvertError) -> ConvertResult {
+        let tmpOutput = Self.temporaryName(for: outputPath)
+        let tmpRejects = rejectsPath.map(Self.temporaryName(for:))
+        var published = false
+        defer {
+            if !published {
+                unlink(tmpOutput)
+                if let tmpRejects { unlink(tmpRejects) }
+            }
+        }
+        let result = try convert(inputPath: inputPath, outputPath: tmpOutput, displayPath: outputPath,
+                                 rejectsPath: tmpRejects)
+        if let tmpRejects, let rejectsPath, rename(tmpRejects, rejectsPath) != 0 {
+            throw ConvertError.io("cannot create rejects file \(rejectsPath): \(String(cString: strerror(errno)))")
+        }
+        guard rename(tmpOutput, outputPath) == 0 else {
+            throw ConvertError.io("cannot create \(outputPath): \(String(cString: strerror(errno)))")
+        }
+        published = true
+        return result
+    }
+
+    /// `dir/.name.tmp-PID-RANDOM`: beside `path`, so the rename stays on one file system.
+    static func temporaryName(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        return dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    private func convert(inputPath: String, outputPath: String, displayPath: String,
+                         rejectsPath: String?) throws(ConvertError) -> ConvertResult {
         let started = DispatchTime.now()
         let input = try InputBytes(path: inputPath)
         let blocks = Self.split(input.bytes, blockBytes: blockBytes)
@@ -80,7 +113,7 @@ public struct Converter: Sendable {
         if let rejectsPath {
             guard FileManager.default.createFile(atPath: rejectsPath, contents: nil),
                   let h = FileHandle(forWritingAtPath: rejectsPath)
-            else { throw ConvertError.io("cannot create rejects file \(rejectsPath)") }
+            else { throw ConvertError.io("cannot create the rejects file beside \(rejectsPath)") }
             rejectsHandle = h
         }
         defer { try? rejectsHandle?.close() }
@@ -94,7 +127,7 @@ public struct Converter: Sendable {
             props.keyValueMetadata["lakewriter.schema"] = schema.jsonDescription
             writer = try ParquetWriter(schema: parquetSchema, sink: try FileSink(path: outputPath), properties: props)
         } catch {
-            throw ConvertError.parquet("cannot create \(outputPath): \(error)")
+            throw ConvertError.parquet("cannot create \(displayPath): \(error)")
         }
 
         let pipeline = DecodePipeline(entity: entity, schema: schema, input: input, blocks: blocks,
@@ -114,7 +147,7 @@ public struct Converter: Sendable {
                         try writer.write(result.batch!)
                         rows += result.batch!.rowCount
                     } catch {
-                        failure = .parquet("writing \(outputPath): \(error)")
+                        failure = .parquet("writing \(displayPath): \(error)")
                     }
                 }
                 for r in result.rejects {
@@ -132,7 +165,7 @@ public struct Converter: Sendable {
         do {
             try writer.close()
         } catch {
-            throw ConvertError.parquet("finishing \(outputPath): \(error)")
+            throw ConvertError.parquet("finishing \(displayPath): \(error)")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: outputPath)[.size] as? NSNumber)?.int64Value ?? 0
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
