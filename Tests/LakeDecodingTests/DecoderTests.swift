@@ -167,6 +167,35 @@ import TestSupport
         #expect(try run("evolve", #"{"a": 1, "zz": null}"#).0 == nil)
     }
 
+    /// `unknown_fields: keep` refuses invalid UTF-8 in an unknown key or value per row, so the
+    /// `_extra` column never holds what the encoder would refuse (the entity's buffer stays writable).
+    @Test func keepRefusesInvalidUTF8PerRow() throws {
+        let e = try Self.entity("entities:\n  e:\n    stream: s\n    unknown_fields: keep\n    columns:\n      a: int64\n", "e")
+        let d = try EntityDecoder(entity: e)
+        var b = d.makeBatch()
+        let bad: [[UInt8]] = [
+            Array(#"{"a": 1, "zz": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8),
+            Array(#"{"a": 1, ""#.utf8) + [0xC3] + Array(#"": 2}"#.utf8),
+        ]
+        for json in bad {
+            let err = withBytes(json) { p throws(DecodeError) in try d.stageJSON(p) }
+            #expect(err?.reason == .encoding, "\(String(describing: err))")
+        }
+        #expect(Self.decode(d, &b, #"{"a": 2, "ok": "ü"}"#) == nil)
+        #expect(b.rowCount == 1)
+        try b.validate()
+        // Flat fields too.
+        let f = try Self.entity("entities:\n  e:\n    stream: s\n    payload: fields\n    unknown_fields: keep\n    columns:\n      a: int64\n", "e")
+        let fd = try EntityDecoder(entity: f)
+        let names: [[UInt8]] = [Array("a".utf8), Array("x".utf8)], values: [[UInt8]] = [Array("1".utf8), [0x80]]
+        let err = names[0].withUnsafeBytes { n0 in names[1].withUnsafeBytes { n1 in values[0].withUnsafeBytes { v0 in values[1].withUnsafeBytes { v1 in
+            withBytes([]) { _ throws(DecodeError) in
+                try fd.stageFields(count: 2, name: { $0 == 0 ? n0 : n1 }, value: { $0 == 0 ? v0 : v1 })
+            }
+        } } } }
+        #expect(err?.reason == .encoding)
+    }
+
     @Test func flatFields() throws {
         let e = try Self.entity("""
         entities:

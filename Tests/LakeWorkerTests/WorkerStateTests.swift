@@ -25,10 +25,21 @@ struct BatchBuilder {
         return start..<bytes.count
     }
 
+    private mutating func put(bytes b: [UInt8]) -> Range<Int> {
+        let start = bytes.count
+        bytes += b
+        return start..<bytes.count
+    }
+
     mutating func add(_ id: String, _ pairs: [(String, String)]) {
+        add(id, raw: pairs.map { (Array($0.0.utf8), Array($0.1.utf8)) })
+    }
+
+    /// Fields as raw bytes (invalid UTF-8 included).
+    mutating func add(_ id: String, raw pairs: [([UInt8], [UInt8])]) {
         let idRange = put(id)
         let start = fields.count
-        for (n, v) in pairs { fields.append(.init(name: put(n), value: put(v))) }
+        for (n, v) in pairs { fields.append(.init(name: put(bytes: n), value: put(bytes: v))) }
         entries.append(.init(id: StreamID(id)!, idRange: idRange, fieldsStart: start, fieldCount: pairs.count,
                              isDeleted: false))
     }
@@ -192,6 +203,35 @@ struct BatchBuilder {
         #expect(jobs.reduce(0) { $0 + $1.rows } == 4)
     }
 
+    /// Invalid UTF-8 in a kept unknown field is dead-lettered per entry; the entity's other rows
+    /// are written (before, the encoder refused the whole buffer and the entity stalled for good).
+    @Test func invalidUTF8InKeptFieldsNeverBlocksTheEntity() async throws {
+        let h = try Harness(Self.config("max_rows: 100", entities: """
+          kept:
+            stream: kept
+            payload: json:data
+            unknown_fields: keep
+            columns:
+              id: int64 not null
+        """))
+        var b = BatchBuilder("kept")
+        b.add("1-0", [("data", #"{"id": 1, "note": "fine"}"#)])
+        b.add("2-0", raw: [(Array("data".utf8), Array(#"{"id": 2, "note": ""#.utf8) + [0xFF] + Array(#""}"#.utf8))])
+        b.add("3-0", raw: [(Array("data".utf8), Array(#"{"id": 3, ""#.utf8) + [0xE2, 0x28] + Array(#"": 1}"#.utf8))])
+        b.add("4-0", [("data", #"{"id": 4}"#)])
+        let r = await h.state.ingest(b.batch, now: t0)
+        #expect(r.rows == 2)
+        #expect(r.deadLetters.map(\.entry) == [1, 2] && r.deadLetters.allSatisfy { $0.reason == "decode" })
+        #expect(r.deadLetters.first?.error.contains("invalid UTF-8") == true)
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.rows) == [2])
+        // The sealed buffer is writable.
+        let sink = MemorySink()
+        let writer = try ParquetWriter(schema: jobs[0].batch.schema, sink: sink)
+        try writer.write(jobs[0].batch)
+        _ = try writer.close()
+    }
+
     @Test func schemaChangeSealsThePreviousVersion() async throws {
         let h = try Harness(Self.config("max_rows: 100", entities: """
           ev:
@@ -276,4 +316,11 @@ final class RecordingAcks: EntryAcknowledging {
         try await worker.handle(b.batch, state: state)
         #expect(acks.events.withLock { $0 } == ["dlq clicks:dlq 5-0 clicks", "ack clicks 1 after 0 file(s)"])
     }
+}
+
+/// A Parquet sink in memory.
+final class MemorySink: ParquetSink {
+    var bytes: [UInt8] = []
+    func write(_ b: UnsafeRawBufferPointer) throws { bytes += b }
+    func close() throws {}
 }

@@ -359,10 +359,17 @@ public final class EntityDecoder {
             let _ = s.peek()
             let start = s.p
             try s.skipValue()
+            let value = UnsafeRawBufferPointer(start: start, count: s.p - start)
+            // `_extra` is a JSON (UTF-8) column: what the encoder would refuse is refused here, per
+            // row, so one bad entry can never block the entity's buffer.
+            guard ValueParsers.isValidUTF8(raw), ValueParsers.isValidUTF8(value) else {
+                throw error(.encoding, String(decoding: decoded, as: UTF8.self),
+                            "invalid UTF-8 in an unknown field (unknown_fields: keep)", value)
+            }
             extra.append(byte: extra.count == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
             extra.append(raw)
             extra.append(byte: UInt8(ascii: ":"))
-            extra.append(UnsafeRawBufferPointer(start: start, count: s.p - start))
+            extra.append(value)
         case .evolve:
             // Evolution is applied before decoding (SchemaEvolution.observe); a null adds nothing.
             let _ = s.peek()
@@ -524,6 +531,10 @@ public final class EntityDecoder {
         case .reject:
             throw error(.unknownField, String(decoding: key, as: UTF8.self), "unknown field (unknown_fields: reject)", text)
         case .keep:
+            guard ValueParsers.isValidUTF8(key), ValueParsers.isValidUTF8(text) else {
+                throw error(.encoding, String(decoding: key, as: UTF8.self),
+                            "invalid UTF-8 in an unknown field (unknown_fields: keep)", text)
+            }
             extra.append(byte: extra.count == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
             JSONText.appendQuoted(key, to: extra)
             extra.append(byte: UInt8(ascii: ":"))
