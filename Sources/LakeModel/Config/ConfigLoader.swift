@@ -11,6 +11,11 @@ public struct ConfigLoader {
     }
 
     public func load(path: String) throws(ConfigError) -> LakewriterConfig {
+        // Refuse an oversized file before reading it (a device or a huge file would never finish).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value,
+           size > ConfigLimits.maximumFileBytes {
+            throw Self.tooLarge(file: path, bytes: size)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read the file")
         }
@@ -21,6 +26,14 @@ public struct ConfigLoader {
     }
 
     public func load(yaml: String, file: String? = nil) throws(ConfigError) -> LakewriterConfig {
+        // The limits are checked before parsing: the parser recurses per nesting level.
+        if yaml.utf8.count > ConfigLimits.maximumFileBytes {
+            throw Self.tooLarge(file: file, bytes: Int64(yaml.utf8.count))
+        }
+        if let line = ConfigLimits.nestingViolation(in: yaml) {
+            throw ConfigError(file: file, line: line, keyPath: "",
+                              message: "nested deeper than \(ConfigLimits.maximumNesting) levels (the configuration limit)")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -34,6 +47,11 @@ public struct ConfigLoader {
         }
         var reader = Reader(file: file, environment: environment)
         return try reader.config(YAMLNode(node: root, path: ""))
+    }
+
+    private static func tooLarge(file: String?, bytes: Int64) -> ConfigError {
+        ConfigError(file: file, line: nil, keyPath: "",
+                    message: "the configuration is \(bytes) bytes; the limit is \(ConfigLimits.maximumFileBytes) bytes (1 MiB)")
     }
 
     private static func line(of error: YamlError) -> Int? {
