@@ -272,14 +272,22 @@ import TestSupport
         #expect(text.contains("redis://app:****@redis.internal:6379/0"))
         #expect(!text.contains("AKIAEXAMPLEKEY123456"))
         #expect(!text.contains("wJalrXUtnFEMI"))
-        #expect(text.contains("access_key_id: \"****56\""))
+        // Masked whole: not even the last characters.
+        #expect(text.contains("access_key_id: \"****\"") && text.contains("secret_access_key: \"****\""))
+        #expect(!text.contains("56\"") && !text.contains("EY\""))
         #expect(text.contains("geo_lat: {type: \"float64\", source: \"geo.lat\"}"))
         #expect(text.contains("lines: \"list<struct<sku:string, qty:int32>>\""))
         #expect(LakewriterConfig.maskURL("https://user:pw@host/x") == "https://user:****@host/x")
         #expect(LakewriterConfig.maskURL("redis://host:6379") == "redis://host:6379")
+        // Passwords holding `/`, `#`, `?` or `@` are masked whole too.
+        for pw in ["Hunter2/Secret", "a#b", "x?y=1", "p@ss", "/", "a/b@c#d?e"] {
+            let masked = LakewriterConfig.maskURL("redis://u:\(pw)@redis.internal:6379/0")
+            #expect(masked == "redis://u:****@redis.internal:6379/0", "\(pw) → \(masked)")
+        }
+        #expect(LakewriterConfig.maskURL("redis://Hunter2/Secret@h:6379") == "redis://****@h:6379")
         // The printed config loads back to the same values (secrets aside).
-        let reloaded = try load(text.replacingOccurrences(of: "\"****56\"", with: "AKIAEXAMPLEKEY123456")
-            .replacingOccurrences(of: "\"****EY\"", with: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        let reloaded = try load(text.replacingOccurrences(of: "access_key_id: \"****\"", with: "access_key_id: AKIAEXAMPLEKEY123456")
+            .replacingOccurrences(of: "secret_access_key: \"****\"", with: "secret_access_key: \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"")
             .replacingOccurrences(of: "app:****@", with: "app:hunter2@"))
         #expect(reloaded == c)
     }

@@ -43,19 +43,19 @@ extension LakewriterConfig {
         return out
     }
 
-    /// A secret shown as `****` plus its last two characters when long enough to stay unguessable.
+    /// A secret, masked whole: `****` (empty stays empty, so a missing secret is visible).
     static func mask(_ s: String) -> String {
-        s.isEmpty ? "" : (s.count >= 16 ? "****" + s.suffix(2) : "****")
+        s.isEmpty ? "" : "****"
     }
 
-    /// `scheme://user:password@host` → `scheme://user:****@host`.
+    /// `scheme://user:password@host` → `scheme://user:****@host`. The password is masked whole
+    /// whatever it contains: the userinfo ends at the last `@` (a password with an unescaped `/`,
+    /// `#`, `?` or `@` is still masked completely).
     public static func maskURL(_ url: String) -> String {
         guard let schemeEnd = url.range(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        let userinfo = authority[..<at]
+        guard let at = rest.lastIndex(of: "@") else { return url }
+        let userinfo = rest[..<at]
         let masked: String
         if let colon = userinfo.firstIndex(of: ":") {
             masked = userinfo[..<colon] + ":****"

@@ -102,18 +102,41 @@ public struct ColumnField: Equatable, Hashable, Sendable {
 ///             | uuid | date | time | time(us) | timestamp(ms|us|ns[, utc]) | json
 ///
 /// Whitespace is free between tokens; names are letters, digits and `_`.
+///
+/// Limits, so no type text can exhaust the stack or memory of the parser or of the writers
+/// built from the type: at most ``maximumDepth`` nested list/struct/map levels,
+/// ``maximumStructFields`` fields per struct, ``maximumNameLength`` characters per name and
+/// ``maximumTextLength`` bytes of UTF-8 in all.
 public struct ColumnTypeParser {
+    /// Deepest nesting of `list<…>`, `struct<…>` and `map<…>` (`list<int64>` is 1).
+    public static let maximumDepth = 32
+    /// Most fields in one `struct<…>`.
+    public static let maximumStructFields = 1024
+    /// Longest field name (or word) in characters.
+    public static let maximumNameLength = 255
+    /// Longest type text in UTF-8 bytes.
+    public static let maximumTextLength = 65_536
+
     /// A parse failure with the position (0-based character offset) where it was found.
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var message: String
         public var offset: Int
         public var text: String
-        public var description: String { "\(message) at position \(offset + 1) of '\(text)'" }
+        /// The text is quoted whole up to 80 characters, then cut around the position.
+        public var description: String {
+            guard text.count > 80 else { return "\(message) at position \(offset + 1) of '\(text)'" }
+            let from = max(0, min(offset, text.count) - 40)
+            let excerpt = text.dropFirst(from).prefix(80)
+            return "\(message) at position \(offset + 1) of '\(from > 0 ? "…" : "")\(excerpt)\(from + 80 < text.count ? "…" : "")'"
+                + " (\(text.count) characters)"
+        }
     }
 
     private let chars: [Character]
     private var pos = 0
     private let text: String
+    /// Open list/struct/map levels.
+    private var depth = 0
 
     private init(_ text: String) {
         self.text = text
@@ -122,10 +145,16 @@ public struct ColumnTypeParser {
 
     /// Parses a whole column declaration (`uuid not null`), returning the type and whether it may be null.
     public static func parseField(_ text: String) throws(Failure) -> (type: ColumnType, nullable: Bool) {
+        guard text.utf8.count <= maximumTextLength else {
+            throw Failure(message: "type text longer than \(maximumTextLength) bytes", offset: 0, text: text)
+        }
         var p = ColumnTypeParser(text)
         let result = try p.field()
         p.skipSpaces()
-        if p.pos < p.chars.count { throw p.fail("unexpected '\(String(p.chars[p.pos...]))'") }
+        if p.pos < p.chars.count {
+            let rest = p.chars[p.pos...]
+            throw p.fail("unexpected '\(String(rest.prefix(40)))\(rest.count > 40 ? "…" : "")'")
+        }
         return result
     }
 
@@ -137,13 +166,27 @@ public struct ColumnTypeParser {
         while pos < chars.count, chars[pos] == " " || chars[pos] == "\t" { pos += 1 }
     }
 
-    private mutating func word() -> String {
+    private mutating func word() throws(Failure) -> String {
         skipSpaces()
         let start = pos
         while pos < chars.count, chars[pos].isASCII, chars[pos].isLetter || chars[pos].isNumber || chars[pos] == "_" {
             pos += 1
         }
+        guard pos - start <= Self.maximumNameLength else {
+            pos = start
+            throw fail("name longer than \(Self.maximumNameLength) characters")
+        }
         return String(chars[start..<pos])
+    }
+
+    /// Enters a list/struct/map level, refusing one past ``maximumDepth``.
+    private mutating func nest(_ start: Int) throws(Failure) {
+        guard depth < Self.maximumDepth else {
+            pos = start
+            skipSpaces()
+            throw fail("types nested deeper than \(Self.maximumDepth) levels")
+        }
+        depth += 1
     }
 
     private mutating func peek(_ c: Character) -> Bool {
@@ -159,7 +202,7 @@ public struct ColumnTypeParser {
     }
 
     private mutating func integer() throws(Failure) -> Int {
-        let w = word()
+        let w = try word()
         guard let v = Int(w), w.allSatisfy(\.isNumber) else { throw fail("expected a number") }
         return v
     }
@@ -167,8 +210,8 @@ public struct ColumnTypeParser {
     private mutating func field() throws(Failure) -> (type: ColumnType, nullable: Bool) {
         let type = try type()
         let save = pos
-        if word() == "not" {
-            guard word() == "null" else { throw fail("expected 'null' after 'not'") }
+        if try word() == "not" {
+            guard try word() == "null" else { throw fail("expected 'null' after 'not'") }
             return (type, false)
         }
         pos = save
@@ -177,7 +220,7 @@ public struct ColumnTypeParser {
 
     private mutating func type() throws(Failure) -> ColumnType {
         let start = pos
-        let name = word().lowercased()
+        let name = try word().lowercased()
         switch name {
         case "bool", "boolean": return .bool
         case "int8": return .int(bits: 8, signed: true)
@@ -198,17 +241,17 @@ public struct ColumnTypeParser {
         case "time":
             if peek("(") {
                 pos += 1
-                guard word() == "us" else { throw fail("time supports only (us)") }
+                guard try word() == "us" else { throw fail("time supports only (us)") }
                 try expect(")")
             }
             return .time
         case "timestamp":
             try expect("(")
-            guard let unit = ColumnType.TimeUnit(rawValue: word()) else { throw fail("timestamp unit must be ms, us or ns") }
+            guard let unit = ColumnType.TimeUnit(rawValue: try word()) else { throw fail("timestamp unit must be ms, us or ns") }
             var utc = false
             if peek(",") {
                 pos += 1
-                guard word().lowercased() == "utc" else { throw fail("expected 'utc'") }
+                guard try word().lowercased() == "utc" else { throw fail("expected 'utc'") }
                 utc = true
             }
             try expect(")")
@@ -224,29 +267,39 @@ public struct ColumnTypeParser {
             return .decimal(precision: p, scale: s)
         case "list":
             try expect("<")
+            try nest(start)
             let e = try field()
             try expect(">")
+            depth -= 1
             return .list(element: ColumnField(name: "element", type: e.type, nullable: e.nullable))
         case "map":
             try expect("<")
-            guard word().lowercased() == "string" else { throw fail("map keys must be string") }
+            try nest(start)
+            guard try word().lowercased() == "string" else { throw fail("map keys must be string") }
             try expect(",")
             let v = try field()
             try expect(">")
+            depth -= 1
             return .map(value: ColumnField(name: "value", type: v.type, nullable: v.nullable))
         case "struct":
             try expect("<")
+            try nest(start)
             var fields: [ColumnField] = []
+            var names = Set<String>()
             repeat {
                 if !fields.isEmpty { pos += 1 }
-                let fname = word()
+                guard fields.count < Self.maximumStructFields else {
+                    throw fail("struct with more than \(Self.maximumStructFields) fields")
+                }
+                let fname = try word()
                 guard !fname.isEmpty else { throw fail("expected a field name") }
-                guard !fields.contains(where: { $0.name == fname }) else { throw fail("duplicate struct field '\(fname)'") }
+                guard names.insert(fname).inserted else { throw fail("duplicate struct field '\(fname)'") }
                 try expect(":")
                 let f = try field()
                 fields.append(ColumnField(name: fname, type: f.type, nullable: f.nullable))
             } while peek(",")
             try expect(">")
+            depth -= 1
             return .structure(fields: fields)
         case "":
             pos = start
