@@ -196,6 +196,28 @@ import TestSupport
         #expect(try Inspector.inspect(path: out).rows == 1)
     }
 
+    /// The rejects file stays valid JSON Lines for input that is not UTF-8: such a line is given
+    /// in base64 (`input_base64`).
+    @Test func rejectsOfInvalidUTF8AreValidJSONLines() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("rej8").path
+        let (config, _) = try writeInputs(dir)
+        let input = dir + "/in.jsonl"
+        let bad: [UInt8] = Array("{\"i64\": 1, \"s\": \"".utf8) + [0xFF, 0xFE] + Array("\"}".utf8)
+        try Data(Array("{\"i64\": \"x\"}\n".utf8) + bad + [0x0A]).write(to: URL(fileURLWithPath: input))
+        let rejects = dir + "/r.jsonl"
+        #expect(await Commands.convert(.init(config: config, entity: "all", input: input, output: dir + "/o.parquet",
+                                             rejects: rejects), environment: [:], output: OutputBox().output) == 3)
+        let lines = try Data(contentsOf: URL(fileURLWithPath: rejects)).split(separator: 0x0A)
+        #expect(lines.count == 2)
+        for l in lines {
+            let obj = try JSONSerialization.jsonObject(with: Data(l)) as? [String: Any]
+            #expect(obj != nil)
+        }
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1])) as? [String: Any])
+        #expect(second["input"] == nil)
+        #expect(Data(base64Encoded: second["input_base64"] as? String ?? "") == Data(bad))
+    }
+
     /// Many blocks decoded in parallel keep input order and line numbers.
     @Test func parallelBlocksKeepOrder() throws {
         let dir = try TestEnvironment.temporaryDirectory("blocks").path

@@ -17,7 +17,7 @@ package enum LogOutput {
         let json = log.format == "json"
         LoggingSystem.bootstrap { label in
             if json { return JSONLogHandler(label: label) }
-            return StreamLogHandler.standardError(label: label)
+            return TextLogHandler(label: label)
         }
     }
 
@@ -62,5 +62,53 @@ public struct JSONLogHandler: LogHandler {
         gmtime_r(&t, &tmv)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
                       tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+}
+
+/// One line per event on stderr, like swift-log's `StreamLogHandler` (`ts level label: k=v [source]
+/// message`), but every control character of the message and of metadata keys and values is
+/// escaped (`\n`, `\r`, `\t`, `\u{1b}`…), so a value from an entry or a file can never start a
+/// forged log line or put raw NUL or escape sequences on an operator's terminal. (Invalid UTF-8
+/// never reaches a log: Strings made from bytes hold U+FFFD for it.)
+public struct TextLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        let all = metadata.merging(extra ?? [:]) { _, new in new }
+        var out = JSONLogHandler.timestamp() + " \(level) " + Self.escape(label) + ":"
+        for key in all.keys.sorted() { out += " " + Self.escape(key) + "=" + Self.escape("\(all[key]!)") }
+        out += " [" + Self.escape(source) + "] " + Self.escape(message.description) + "\n"
+        FileHandle.standardError.write(Data(out.utf8))
+    }
+
+    /// `s` with control characters (C0, DEL, C1) escaped.
+    public static func escape(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return s }
+        var out = ""
+        out.reserveCapacity(s.utf8.count + 8)
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 || (0x7F...0x9F).contains(u.value) {
+                    out += "\\u{" + String(u.value, radix: 16) + "}"
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
     }
 }

@@ -248,8 +248,14 @@ public struct Converter: Sendable {
         }
         add("{\"line\":\(r.line),\"entity\":\(JSONText.quoted(r.error.entity)),\"field\":\(JSONText.quoted(r.error.field)),")
         add("\"reason\":\(JSONText.quoted(r.error.reason.rawValue)),\"message\":\(JSONText.quoted(r.error.message)),")
-        add("\"text\":\(JSONText.quoted(r.error.text)),\"input\":")
-        JSONText.appendQuoted(line, to: out)
+        add("\"text\":\(JSONText.quoted(r.error.text)),")
+        if ValueParsers.isValidUTF8(line) {
+            add("\"input\":")
+            JSONText.appendQuoted(line, to: out)
+        } else {
+            // Not UTF-8: JSON cannot hold the bytes, so the line is given whole in base64.
+            add("\"input_base64\":\"\(Data(line).base64EncodedString())\"")
+        }
         add("}\n")
         return Data(out.bytes)
     }
