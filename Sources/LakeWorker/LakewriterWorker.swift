@@ -176,6 +176,7 @@ public final class LakewriterWorker: Service, Sendable {
 
     func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag) async {
         var lastClaim = ContinuousClock.now
+        var lastTouch = ContinuousClock.now
         let claimEvery = max(min(config.redis.claimIdle / 4, .seconds(60)), .seconds(1))
         while !stopping.isStopped && !Task.isCancelled {
             // Storage reachability for /readyz: a cheap list of the store's own prefix.
@@ -192,12 +193,37 @@ public final class LakewriterWorker: Service, Sendable {
                     metrics.pending(stream: s, g.pending)
                 }
             }
+            // Entries held in buffers or slow flushes are touched (XCLAIM … JUSTID to ourselves)
+            // so that they never look idle to another replica's XAUTOCLAIM.
+            if lastTouch.duration(to: .now) >= claimEvery {
+                lastTouch = .now
+                await touchHeld(state: state, streams: streams)
+            }
             if lastClaim.duration(to: .now) >= claimEvery,
                await state.mayClaim(now: .now, claimIdle: config.redis.claimIdle) {
                 lastClaim = .now
                 await claimAbandoned(state: state, streams: streams)
             }
             for _ in 0..<20 where !stopping.isStopped { try? await Task.sleep(for: .milliseconds(250)) }
+        }
+    }
+
+    /// Resets the idle time of every entry this worker holds (`XCLAIM stream group me 0 ids… JUSTID`,
+    /// which keeps the owner and the delivery count), in batches of 1,000 ids.
+    func touchHeld(state: WorkerState, streams: [String]) async {
+        for s in streams {
+            let held = await state.heldIDs(stream: s)
+            guard !held.isEmpty else { continue }
+            let ids = held.sorted().map(\.description)
+            for start in stride(from: 0, to: ids.count, by: 1000) {
+                let chunk = ids[start..<min(ids.count, start + 1000)]
+                do {
+                    _ = try await client.command(["XCLAIM", s, config.redis.group, config.redis.consumer, "0"] + chunk + ["JUSTID"])
+                } catch {
+                    logger.warning("XCLAIM of held entries failed", metadata: ["stream": "\(s)", "error": "\(error)"])
+                    break
+                }
+            }
         }
     }
 
@@ -210,8 +236,19 @@ public final class LakewriterWorker: Service, Sendable {
                     let r = try await client.autoclaim(stream: s, group: config.redis.group, consumer: config.redis.consumer,
                                                        minIdle: config.redis.claimIdle, start: start, count: config.redis.batch)
                     if !r.batch.isEmpty {
-                        logger.info("claimed abandoned entries", metadata: ["stream": "\(s)", "entries": "\(r.batch.count)"])
-                        try await handle(r.batch, state: state)
+                        // XAUTOCLAIM also returns this worker's own entries once idle (a flush
+                        // slower than claim_idle): those are buffered or being written already.
+                        let held = await state.heldIDs(stream: s)
+                        let batch = held.isEmpty ? r.batch : r.batch.excluding(held)
+                        if batch.count < r.batch.count {
+                            logger.debug("not reclaiming entries this worker holds", metadata: [
+                                "stream": "\(s)", "entries": "\(r.batch.count - batch.count)",
+                            ])
+                        }
+                        if !batch.isEmpty {
+                            logger.info("claimed abandoned entries", metadata: ["stream": "\(s)", "entries": "\(batch.count)"])
+                            try await handle(batch, state: state)
+                        }
                     }
                     if !r.deleted.isEmpty {
                         _ = try? await client.ack(stream: s, group: config.redis.group, ids: r.deleted)

@@ -90,6 +90,9 @@ actor WorkerState {
     private var sequence = 0
     private var closed = false
     private var failingFlushes = 0
+    /// Entry ids of sealed jobs until they complete, per job sequence: with the buffers' ids,
+    /// what this worker holds (never claimed back from itself, kept from looking idle).
+    private var inFlightIDs: [Int: [(stream: String, ids: [StreamID])]] = [:]
     private let jobs: AsyncStream<FlushJob>.Continuation
     private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
@@ -338,6 +341,7 @@ actor WorkerState {
         sequence += 1
         var ids: [(String, [StreamID])] = []
         for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
+        inFlightIDs[sequence] = ids
         jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
                             batch: b.batch, ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
                             reason: reason,
@@ -348,6 +352,7 @@ actor WorkerState {
 
     /// A job ended (written and acknowledged, or abandoned at shutdown).
     func completed(_ job: FlushJob) {
+        inFlightIDs[job.sequence] = nil
         inFlightBytes -= job.memoryBytes
         inFlightJobs -= 1
         resumeWaiters()
@@ -362,6 +367,20 @@ actor WorkerState {
 
     func flushFailing(_ failing: Bool) {
         failingFlushes += failing ? 1 : -1
+    }
+
+    /// The entries of `stream` this worker holds: buffered, or in a file being written. XAUTOCLAIM
+    /// hands them back to their own consumer once they are idle past `claim_idle` (a slow flush):
+    /// they must not be processed twice.
+    func heldIDs(stream: String) -> Set<StreamID> {
+        var out = Set<StreamID>()
+        if let s = router.streams.firstIndex(where: { $0.stream == stream }) {
+            for b in buffers.values { out.formUnion(b.ids[s]) }
+        }
+        for job in inFlightIDs.values {
+            for (st, ids) in job where st == stream { out.formUnion(ids) }
+        }
+        return out
     }
 
     /// True while nothing suggests our own pending entries could look abandoned to XAUTOCLAIM.

@@ -52,6 +52,12 @@ public struct StreamBatch: Sendable {
     }
 
     public var count: Int { entries.count }
+
+    /// The batch without the entries whose ids are in `ids` (same buffers, fewer entries).
+    public func excluding(_ ids: Set<StreamID>) -> StreamBatch {
+        StreamBatch(stream: stream, source: source, bytes: bytes, entries: entries.filter { !ids.contains($0.id) },
+                    fields: fields)
+    }
     public var isEmpty: Bool { entries.isEmpty }
     /// Ids of all entries, in stream order.
     public var ids: [StreamID] { entries.map(\.id) }
