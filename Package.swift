@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "lakewriter",
             dependencies: [
-                "LakeWorker", "LakeTools",
+                "LakeWorker", "LakeTools", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

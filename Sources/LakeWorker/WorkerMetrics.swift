@@ -2,6 +2,7 @@ import LakeModel
 import LakeOutput
 import LakeDecoding
 import Foundation
+import Parquet
 import Prometheus
 import Synchronization
 
@@ -21,6 +22,9 @@ public final class WorkerMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        // `lakewriter_build_info{version="…"} 1`: the version files carry in `created_by`.
+        gauge("lakewriter_build_info", "lakewriter's version (the one in every file's created_by)",
+              [("version", LakewriterVersion.version)]).set(Int64(1))
     }
 
     static let flushBuckets: [Duration] = [

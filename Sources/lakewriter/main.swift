@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Parquet
 import LakeTools
 import LakeWorker
 
@@ -8,6 +9,7 @@ struct LakewriterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lakewriter",
         abstract: "Redis Streams to typed Parquet on S3-compatible storage.",
+        version: "lakewriter \(LakewriterVersion.version)",
         subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self])
 }
 

@@ -7,6 +7,7 @@ import FoundationNetworking
 #endif
 import Logging
 import Synchronization
+import Parquet
 import Testing
 
 @Suite struct HealthServerTests {
@@ -51,6 +52,7 @@ import Testing
         #expect(mb.contains(#"lakewriter_rows_written_total{entity="orders"} 120"#))
         #expect(mb.contains(#"lakewriter_dead_letters_total{stream="events:orders",entity="orders",reason="decode"} 1"#))
         #expect(mb.contains(#"lakewriter_consumer_lag{stream="events:orders"} 7"#))
+        #expect(mb.contains(#"lakewriter_build_info{version="\#(LakewriterVersion.version)"} 1"#))
         #expect(mb.contains("lakewriter_flush_duration_seconds_bucket"))
         let (ns, _) = try await get(port, "/nope")
         #expect(ns == 404)
