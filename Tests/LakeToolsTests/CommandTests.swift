@@ -56,3 +56,29 @@ final class OutputBox: @unchecked Sendable {
         #expect(problems.isEmpty, "\(problems)")
     }
 }
+
+/// The example configs under deploy/examples pass check-config with the variables they document.
+@Suite struct ExampleConfigTests {
+    @Test func everyExamplePassesCheckConfig() throws {
+        let dir = TestEnvironment.repositoryRoot.appendingPathComponent("deploy/examples").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(names == ["config.aws.yaml", "config.minio.yaml", "config.r2.yaml"])
+        let env = ["LAKEWRITER_REDIS_URL": "redis://:pw@redis:6379/0", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+                   "AWS_SECRET_ACCESS_KEY": "secret-example-value", "R2_ACCOUNT_ID": "0123abcd", "LAKE_BUCKET": "my-lake"]
+        for name in names {
+            let out = OutputBox()
+            #expect(Commands.checkConfig(path: dir + "/" + name, environment: env, output: out.output) == 0, "\(name): \(out.err)")
+            #expect(!out.out.contains("secret-example-value") && !out.out.contains(":pw@"))
+            let config = try ConfigLoader(environment: env).load(path: dir + "/" + name)
+            switch name {
+            case "config.aws.yaml":
+                #expect(config.storage.endpoint == nil && !config.storage.pathStyle)
+                #expect(config.storage.url == "s3://my-lake/events")
+            case "config.r2.yaml":
+                #expect(config.storage.endpoint == "https://0123abcd.r2.cloudflarestorage.com" && config.storage.region == "auto")
+            default:
+                #expect(config.storage.pathStyle && config.storage.endpoint == "http://127.0.0.1:9000")
+            }
+        }
+    }
+}
