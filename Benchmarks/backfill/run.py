@@ -7,7 +7,7 @@ usage: run.py LAKEWRITER_BACKFILL   (the environment below comes from scripts/be
   LAKEWRITER_BENCH_BACKFILL_SITE     pinned duckdb + postgres_scanner extension + connectorx (PYTHONPATH)
   LAKEWRITER_BENCH_BACKFILL_ROWS     rows of the compared table (default 2000000)
   LAKEWRITER_BENCH_BACKFILL_ROUNDS   alternated rounds, best wall time kept (default 3)
-  LAKEWRITER_BENCH_BACKFILL_SIZES    extra table sizes lakewriter alone copies once, to show its peak
+  LAKEWRITER_BENCH_BACKFILL_SIZES    extra table sizes lakewriter and DuckDB copy once, to show its peak
                                      RSS does not grow with the table (default 6000000; "" skips)
   LAKEWRITER_BENCH_BACKFILL_JOBS     --jobs / threads / partitions / COPY streams (default 2)
 
@@ -130,11 +130,11 @@ def make_table(table, rows):
     return pages
 
 
-def lakewriter(table, out):
+def lakewriter(table, out, *extra):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     return run([[LW, "--dsn", PG, "--table", f"public.{table}", "--output", "file://" + out,
-                 "--jobs", str(JOBS), "--compression", "snappy", "--rejects", os.path.join(out, "rejects.jsonl")]])
+                 "--jobs", str(JOBS), "--compression", "snappy", "--rejects", os.path.join(out, "rejects.jsonl"), *extra]])
 
 
 def main():
@@ -151,6 +151,8 @@ def main():
             return " WHERE " + " AND ".join(cond) if cond else ""
         tools = {
             "lakewriter-backfill": lambda: lakewriter("orders", f"{tmp}/lakewriter"),
+            "lakewriter, no dictionary": lambda: lakewriter("orders", f"{tmp}/lakewriter-nodict", "--config",
+                                                            f"{HERE}/no-dictionary.yaml"),
             "duckdb postgres": lambda: run([[PY, f"{HERE}/peer_duckdb.py", PG, "public.orders", f"{tmp}/duckdb.parquet",
                                              str(JOBS)]], env=peer_env),
             "connectorx + pyarrow": lambda: run([[PY, f"{HERE}/peer_connectorx.py", URI, "public.orders",
@@ -173,8 +175,9 @@ def main():
                 b[3] = min(b[3], pg) if pg is not None and b[3] is not None else None
 
         checks, lw_files = [], 0
-        for name, path in (("lakewriter-backfill", f"{tmp}/lakewriter"), ("duckdb postgres", f"{tmp}/duckdb.parquet"),
-                           ("connectorx + pyarrow", f"{tmp}/connectorx.parquet")):
+        outputs = (("lakewriter-backfill", f"{tmp}/lakewriter"), ("lakewriter, no dictionary", f"{tmp}/lakewriter-nodict"),
+                   ("duckdb postgres", f"{tmp}/duckdb.parquet"), ("connectorx + pyarrow", f"{tmp}/connectorx.parquet"))
+        for name, path in outputs:
             files, rows = parquet_rows(path)
             checks.append(f"{name}: {rows:,} rows in {files} file(s) {'ok' if rows == ROWS else 'MISMATCH'}")
             lw_files = lw_files or files
@@ -182,8 +185,7 @@ def main():
                 raise SystemExit(f"bench backfill: {name} wrote {rows} rows, expected {ROWS}")
         sizes = {n: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(p) for f in fs if f.endswith(".parquet"))
                  if os.path.isdir(p) else os.path.getsize(p)
-                 for n, p in (("lakewriter-backfill", f"{tmp}/lakewriter"), ("duckdb postgres", f"{tmp}/duckdb.parquet"),
-                              ("connectorx + pyarrow", f"{tmp}/connectorx.parquet"))}
+                 for n, p in outputs}
 
         scaled = []
         if SIZES:
@@ -191,12 +193,17 @@ def main():
         for n in SIZES:
             make_table("orders_big", n)
             psql("-c", "COPY (SELECT * FROM public.orders_big) TO STDOUT (FORMAT binary)", stdout=subprocess.DEVNULL)
-            wall, rss, _, _ = lakewriter("orders_big", f"{tmp}/lakewriter-big")
+            wall, rss, cpu, pg = lakewriter("orders_big", f"{tmp}/lakewriter-big")
             files, rows = parquet_rows(f"{tmp}/lakewriter-big")
             if rows != n:
                 raise SystemExit(f"bench backfill: lakewriter wrote {rows} rows of orders_big, expected {n}")
-            log(f"{n:,} rows: {wall:.2f} s {rss / 2**20:.1f} MiB, {files} file(s)")
-            scaled.append((n, wall, rss, files))
+            log(f"{n:,} rows: lakewriter {wall:.2f} s {rss / 2**20:.1f} MiB, cpu {cpu:.2f} s + postgres {pg or 0:.2f} s, "
+                f"{files} file(s)")
+            dwall, drss, dcpu_, dpg = run([[PY, f"{HERE}/peer_duckdb.py", PG, "public.orders_big", f"{tmp}/duckdb-big.parquet",
+                                            str(JOBS)]], env=peer_env)
+            log(f"{n:,} rows: duckdb {dwall:.2f} s {drss / 2**20:.1f} MiB, cpu {dcpu_:.2f} s + postgres {dpg or 0:.2f} s")
+            os.remove(f"{tmp}/duckdb-big.parquet")
+            scaled.append((n, wall, rss, files, dwall, drss))
             psql("-c", "DROP TABLE public.orders_big")
             shutil.rmtree(f"{tmp}/lakewriter-big", ignore_errors=True)
 
@@ -204,18 +211,21 @@ def main():
         raw = best[f"raw COPY, {JOBS} streams"][0]
         print(f"\nbackfill: public.orders, {ROWS:,} rows (uuid, bigint, numeric(12,2), 2 texts, timestamptz, int, "
               f"nullable text, bool, jsonb), {pages:,} pages; {JOBS} jobs/threads/streams, snappy; best of {ROUNDS} rounds")
-        print("%-24s %8s %10s %12s %11s %15s %14s %8s %8s %11s" % (
+        print("%-26s %8s %10s %12s %11s %15s %14s %8s %8s %11s" % (
             "tool", "seconds", "rows/s", "peak RSS MB", "parquet MB", "speed vs duckdb", f"time vs {JOBS}xCOPY",
             "cpu s", "pg cpu s", "cpu vs duck"))
         dcpu = best["duckdb postgres"][2] + (best["duckdb postgres"][3] or 0)
         for name, (wall, rss, cpu, pg) in best.items():
             pq_mb = "%11.1f" % (sizes[name] / 1e6) if name in sizes else "%11s" % "-"
             pgs = "%8.2f" % pg if pg is not None else "%8s" % "-"
-            print(f"{name:24} {wall:8.2f} {ROWS / wall:10,.0f} {rss / 1e6:12.1f} {pq_mb} {duck / wall:14.2f}x "
+            print(f"{name:26} {wall:8.2f} {ROWS / wall:10,.0f} {rss / 1e6:12.1f} {pq_mb} {duck / wall:14.2f}x "
                   f"{wall / raw:13.2f}x {cpu:8.2f} {pgs} {(cpu + (pg or 0)) / dcpu:10.2f}x")
         lw = best["lakewriter-backfill"][0]
         print(f"targets: lakewriter >= 1.20x DuckDB's speed: {duck / lw:.2f}x {'met' if duck / lw >= 1.2 else 'MISSED'}; "
               f"within 1.30x of {JOBS}-stream raw COPY: {lw / raw:.2f}x {'met' if lw / raw <= 1.3 else 'MISSED'}")
+        nd = best["lakewriter, no dictionary"][0]
+        print(f"  with parquet.dictionary false (Benchmarks/backfill/no-dictionary.yaml): {duck / nd:.2f}x DuckDB's speed, "
+              f"{nd / raw:.2f}x the {JOBS}-stream COPY time")
         print("speed vs duckdb = DuckDB seconds / tool seconds (> 1 faster); time vs COPY = tool seconds / "
               f"{JOBS}-stream COPY seconds (raw COPY BINARY to /dev/null, the floor). Seconds: the whole process "
               "(start, connect, read, write); peak RSS: ru_maxrss of the process (COPY streams: summed).")
@@ -224,12 +234,15 @@ def main():
               "the PostgreSQL backends producing COPY BINARY take most of both cores: raw COPY is the floor.")
         print("checks (pyarrow metadata): " + "; ".join(checks))
         if scaled:
-            print("\nlakewriter-backfill peak RSS by table size (one run each, same flags):")
-            print("%12s %9s %12s %13s %7s" % ("rows", "seconds", "rows/s", "peak RSS MB", "files"))
-            print(f"{ROWS:12,} {best['lakewriter-backfill'][0]:9.2f} {ROWS / best['lakewriter-backfill'][0]:12,.0f} "
-                  f"{best['lakewriter-backfill'][1] / 1e6:13.1f} {lw_files:7}")
-            for n, wall, rss, files in scaled:
-                print(f"{n:12,} {wall:9.2f} {n / wall:12,.0f} {rss / 1e6:13.1f} {files:7}")
+            print("\nby table size (bigger sizes: one run each, same flags): lakewriter's peak RSS stays flat")
+            print("%12s %9s %12s %13s %7s %12s %14s %15s" % ("rows", "seconds", "rows/s", "peak RSS MB", "files",
+                                                           "duckdb s", "duckdb RSS MB", "speed vs duckdb"))
+            lw2, dk2 = best["lakewriter-backfill"], best["duckdb postgres"]
+            print(f"{ROWS:12,} {lw2[0]:9.2f} {ROWS / lw2[0]:12,.0f} {lw2[1] / 1e6:13.1f} {lw_files:7} {dk2[0]:12.2f} "
+                  f"{dk2[1] / 1e6:14.1f} {dk2[0] / lw2[0]:14.2f}x")
+            for n, wall, rss, files, dwall, drss in scaled:
+                print(f"{n:12,} {wall:9.2f} {n / wall:12,.0f} {rss / 1e6:13.1f} {files:7} {dwall:12.2f} {drss / 1e6:14.1f} "
+                      f"{dwall / wall:14.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
