@@ -24,6 +24,10 @@ public enum ParquetReadError: Error, Equatable, CustomStringConvertible {
     case invalidThrift(what: String, ThriftDecodingError)
     /// A structure's offset/length lies outside the file.
     case outOfRange(what: String, offset: Int64, length: Int64, fileSize: Int)
+    /// The footer decodes but its counts do not fit together (a negative or overlong
+    /// `num_children`, a schema nested past ``ParquetMetadataReader/maximumSchemaDepth``,
+    /// a negative row or value count).
+    case invalidFooter(String)
 
     public var description: String {
         switch self {
@@ -34,6 +38,7 @@ public enum ParquetReadError: Error, Equatable, CustomStringConvertible {
         case let .badFooterLength(l, s): "footer length \(l) does not fit a file of \(s) bytes"
         case let .invalidThrift(what, e): "invalid \(what): \(e)"
         case let .outOfRange(what, o, l, s): "\(what) at \(o) (+\(l)) lies outside the file of \(s) bytes"
+        case let .invalidFooter(problem): "invalid footer: \(problem)"
         }
     }
 }
@@ -42,6 +47,9 @@ public enum ParquetReadError: Error, Equatable, CustomStringConvertible {
 /// page headers) back into the metadata values. Used by tests and `lakewriter inspect`.
 public enum ParquetMetadataReader {
     static let magic: [UInt8] = Array("PAR1".utf8)
+    /// Deepest schema (groups within groups, the root not counted) a footer may declare.
+    /// Thrift struct nesting is bounded separately (``ThriftCompactReader``, 64).
+    public static let maximumSchemaDepth = 128
 
     /// Reads only the tail of the file (and the first four bytes), not the data.
     public static func read(path: String) throws -> FileMetaData {
@@ -106,7 +114,60 @@ public enum ParquetMetadataReader {
             throw ParquetReadError.badFooterLength(length: length, fileSize: size)
         }
         let footer = try file.read(offset: size - 8 - length, length: length)
-        return try decode(FileMetaData.self, footer, "footer")
+        let meta = try decode(FileMetaData.self, footer, "footer")
+        try validate(meta)
+        return meta
+    }
+
+    /// Checks the counts of a decoded footer against each other: the schema tree
+    /// (`num_children` neither negative nor past the elements that follow, every element
+    /// consumed, at most ``maximumSchemaDepth`` deep) and the row and value counts.
+    public static func validate(_ meta: FileMetaData) throws {
+        func invalid(_ s: String) -> ParquetReadError { .invalidFooter(s) }
+        let schema = meta.schema
+        guard let root = schema.first else { throw invalid("the schema is empty") }
+        // Children still expected by each open group, innermost last.
+        var open: [Int] = []
+        func enter(_ e: SchemaElement, at i: Int) throws {
+            let n = Int(e.numChildren ?? 0)
+            guard n >= 0 else { throw invalid("schema element \(i) (\(e.name)) has num_children \(n)") }
+            guard n <= schema.count - i - 1 else {
+                throw invalid("schema element \(i) (\(e.name)) has num_children \(n) but \(schema.count - i - 1) elements follow")
+            }
+            guard n > 0 else { return }
+            guard open.count < maximumSchemaDepth else {
+                throw invalid("schema nested deeper than \(maximumSchemaDepth) levels at element \(i) (\(e.name))")
+            }
+            open.append(n)
+        }
+        try enter(root, at: 0)
+        var i = 1
+        while let remaining = open.last {
+            if remaining == 0 { open.removeLast(); continue }
+            open[open.count - 1] = remaining - 1
+            guard i < schema.count else {
+                throw invalid("the schema ends inside a group: \(open.reduce(0, +) + 1) more elements expected")
+            }
+            try enter(schema[i], at: i)
+            i += 1
+        }
+        guard i == schema.count else {
+            throw invalid("\(schema.count - i) schema elements after the root's \(root.numChildren ?? 0) children")
+        }
+        guard meta.numRows >= 0 else { throw invalid("num_rows \(meta.numRows)") }
+        for (g, rg) in meta.rowGroups.enumerated() {
+            guard rg.numRows >= 0, rg.totalByteSize >= 0, (rg.totalCompressedSize ?? 0) >= 0 else {
+                throw invalid("row group \(g) has num_rows \(rg.numRows), total_byte_size \(rg.totalByteSize)"
+                              + ", total_compressed_size \(rg.totalCompressedSize.map(String.init) ?? "-")")
+            }
+            for (c, chunk) in rg.columns.enumerated() {
+                guard let m = chunk.metaData else { continue }
+                guard m.numValues >= 0, m.totalCompressedSize >= 0, m.totalUncompressedSize >= 0 else {
+                    throw invalid("row group \(g) column \(c) has num_values \(m.numValues), total_compressed_size "
+                                  + "\(m.totalCompressedSize), total_uncompressed_size \(m.totalUncompressedSize)")
+                }
+            }
+        }
     }
 
     static func readColumnIndex(_ file: ParquetFileSource, _ chunk: ColumnChunk) throws -> ColumnIndex? {

@@ -221,6 +221,8 @@ public struct ThriftCompactReader: Sendable {
             for _ in 0..<n { try skip(et, inList: true, depth: depth + 1) }
         case .map:
             let n = try readLength("map size")
+            // Every key and value takes at least a byte.
+            guard n <= (bytes.count - position) / 2 else { throw error(.truncated, "map of \(n)") }
             if n > 0 {
                 let kv = try readByte()
                 guard let kt = ThriftCompactType(rawValue: kv >> 4),
@@ -256,7 +258,8 @@ public struct ThriftCompactReader: Sendable {
             throw error(.unexpectedType(field: -1, got: et.rawValue), context)
         }
         var out: [T] = []
-        out.reserveCapacity(n)
+        // The count is bounded by the bytes left, not by what they decode to: reserve a bounded amount.
+        out.reserveCapacity(min(n, 1024))
         for _ in 0..<n { out.append(try element(&self)) }
         return out
     }
