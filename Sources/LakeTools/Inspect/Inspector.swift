@@ -39,6 +39,8 @@ public struct InspectReport: Sendable {
         public var compressedBytes: Int64
         public var uncompressedBytes: Int64
         public var columns: [Chunk]
+        /// Column chunks in the row group, listed or not.
+        public var totalColumns: Int
     }
 
     public var path: String
@@ -46,13 +48,35 @@ public struct InspectReport: Sendable {
     public var createdBy: String?
     public var rows: Int64
     public var version: Int32
+    /// At most ``Inspector/Limits/schemaElements`` elements; `schemaOmitted` more are not listed.
     public var schema: [SchemaNode]
     public var rowGroups: [RowGroupInfo]
     public var keyValueMetadata: [(key: String, value: String)]
+    /// Schema elements, row groups and key-value entries past the listing limits.
+    public var schemaOmitted = 0
+    public var rowGroupsOmitted = 0
+    public var keyValueOmitted = 0
+}
+
+extension InspectReport.RowGroupInfo {
+    /// Column chunks past ``Inspector/Limits/columnsPerRowGroup`` (not listed).
+    public var columnsOmitted: Int { totalColumns - columns.count }
 }
 
 /// Builds an ``InspectReport`` with the Parquet footer reader.
 public enum Inspector {
+    /// Bounds on what a report lists, whatever the footer holds: the rest is counted
+    /// (`… N more` in the text form, `*_omitted` in JSON).
+    public enum Limits {
+        public static let schemaElements = 1000
+        public static let rowGroups = 100
+        public static let columnsPerRowGroup = 1000
+        public static let keyValueEntries = 100
+        /// Longest min/max or key-value value in the text form, in characters.
+        public static let textValue = 200
+    }
+
+    /// Reads the footer (which ``ParquetMetadataReader`` validates: counts, schema depth) and reports it.
     public static func inspect(path: String, displayPath: String? = nil) throws -> InspectReport {
         let meta = try ParquetMetadataReader.read(path: path)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
@@ -60,34 +84,43 @@ public enum Inspector {
     }
 
     public static func report(_ meta: FileMetaData, path: String, fileBytes: Int64) -> InspectReport {
-        // Walk the flattened schema (depth-first with child counts) into paths, keeping each leaf's element.
+        // Walk the flattened schema (depth-first with child counts) without recursion, so no
+        // footer can exhaust the stack; negative counts count as none and the walk stops at
+        // the last element. Leaves are kept in order: the n-th column chunk is the n-th leaf.
         var nodes: [InspectReport.SchemaNode] = []
-        var leaves: [String: SchemaElement] = [:]
+        var leaves: [SchemaElement] = []
+        var walked = 0
+        // Open groups: their path and the children still to come.
+        var open: [(path: String, remaining: Int)] = [("", max(0, Int(meta.schema.first?.numChildren ?? 0)))]
         var index = 1
-        func walk(prefix: String, depth: Int, count: Int) {
-            for _ in 0..<count {
-                guard index < meta.schema.count else { return }
-                let e = meta.schema[index]
-                index += 1
-                let path = prefix.isEmpty ? e.name : "\(prefix).\(e.name)"
-                let children = Int(e.numChildren ?? 0)
-                let isLeaf = e.type != nil && children == 0
+        while let top = open.last, index < meta.schema.count {
+            if top.remaining == 0 { open.removeLast(); continue }
+            open[open.count - 1].remaining -= 1
+            let e = meta.schema[index]
+            index += 1
+            let children = max(0, Int(e.numChildren ?? 0))
+            let isLeaf = e.type != nil && children == 0
+            let depth = open.count - 1
+            walked += 1
+            // Paths are built for listed nodes (and their ancestors) only.
+            let listed = nodes.count < Limits.schemaElements
+            let path = listed ? (top.path.isEmpty ? e.name : "\(top.path).\(e.name)") : ""
+            if listed {
                 nodes.append(.init(path: path, depth: depth, repetition: repetitionName(e.repetitionType),
                                    physical: isLeaf ? physicalName(e) : "group", logical: logicalName(e), isLeaf: isLeaf))
-                if isLeaf { leaves[path] = e } else { walk(prefix: path, depth: depth + 1, count: children) }
             }
+            if isLeaf { leaves.append(e) } else if children > 0 { open.append((path, children)) }
         }
-        if let root = meta.schema.first { walk(prefix: "", depth: 0, count: Int(root.numChildren ?? 0)) }
 
-        let groups = meta.rowGroups.map { rg in
+        let groups = meta.rowGroups.prefix(Limits.rowGroups).map { rg in
             InspectReport.RowGroupInfo(
                 rows: rg.numRows,
-                compressedBytes: rg.totalCompressedSize ?? rg.columns.reduce(0) { $0 + ($1.metaData?.totalCompressedSize ?? 0) },
+                compressedBytes: rg.totalCompressedSize ?? rg.columns.reduce(0) { $0 &+ ($1.metaData?.totalCompressedSize ?? 0) },
                 uncompressedBytes: rg.totalByteSize,
-                columns: rg.columns.compactMap { c -> InspectReport.Chunk? in
+                columns: rg.columns.prefix(Limits.columnsPerRowGroup).enumerated().compactMap { i, c -> InspectReport.Chunk? in
                     guard let m = c.metaData else { return nil }
                     let path = m.pathInSchema.joined(separator: ".")
-                    let element = leaves[path]
+                    let element = i < leaves.count && leaves[i].name == m.pathInSchema.last ? leaves[i] : nil
                     let stats = m.statistics
                     let minBytes = stats?.minValue ?? stats?.min
                     let maxBytes = stats?.maxValue ?? stats?.max
@@ -95,11 +128,17 @@ public enum Inspector {
                                  compressedBytes: m.totalCompressedSize, uncompressedBytes: m.totalUncompressedSize,
                                  values: m.numValues, nullCount: stats?.nullCount,
                                  min: minBytes.map { display($0, element) }, max: maxBytes.map { display($0, element) })
-                })
+                },
+                totalColumns: rg.columns.count)
         }
-        return InspectReport(path: path, fileBytes: fileBytes, createdBy: meta.createdBy, rows: meta.numRows,
-                             version: meta.version, schema: nodes, rowGroups: groups,
-                             keyValueMetadata: (meta.keyValueMetadata ?? []).map { ($0.key, $0.value ?? "") })
+        let kv = meta.keyValueMetadata ?? []
+        var report = InspectReport(path: path, fileBytes: fileBytes, createdBy: meta.createdBy, rows: meta.numRows,
+                                   version: meta.version, schema: nodes, rowGroups: Array(groups),
+                                   keyValueMetadata: kv.prefix(Limits.keyValueEntries).map { ($0.key, $0.value ?? "") })
+        report.schemaOmitted = walked - nodes.count
+        report.rowGroupsOmitted = meta.rowGroups.count - groups.count
+        report.keyValueOmitted = kv.count - report.keyValueMetadata.count
+        return report
     }
 
     static func repetitionName(_ r: FieldRepetitionType?) -> String {
@@ -232,6 +271,7 @@ public enum Inspector {
             switch logical {
             case .uuid where b.count == 16: return formatUUID(b)
             case .decimal(let s, _):
+                guard b.count <= 16 else { return hex(b) }
                 var v: Int128 = b.first.map { $0 & 0x80 != 0 ? -1 : 0 } ?? 0
                 for x in b { v = v << 8 | Int128(x) }
                 return formatDecimal(v, scale: Int(s))
@@ -288,7 +328,9 @@ public enum Inspector {
 
     static func formatDecimal(_ v: Int128, scale: Int) -> String {
         let negative = v < 0
-        var digits = String(negative ? (0 - v).magnitude : v.magnitude)
+        var digits = String(v.magnitude)
+        // A scale no decimal has (footers are not trusted): the unscaled value and the scale.
+        guard (0...76).contains(scale) else { return (negative ? "-" : "") + digits + (scale < 0 ? "e\(-scale)" : "e-\(scale)") }
         if scale > 0 {
             digits = digits.leftPad(scale + 1)
             digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
@@ -304,31 +346,43 @@ public enum Inspector {
 }
 
 extension InspectReport {
-    /// The human-readable form.
+    /// The human-readable form: lists as bounded as the report, long values cut at
+    /// ``Inspector/Limits/textValue`` characters.
     public var text: String {
-        var out = "file: \(path) (\(fileBytes) bytes)\n"
-        out += "created_by: \(createdBy ?? "-")\n"
-        out += "rows: \(rows), row groups: \(rowGroups.count), format version: \(version)\n"
+        func cut(_ s: String) -> String {
+            let limit = Inspector.Limits.textValue
+            guard s.utf8.count > limit else { return s }
+            let head = s.prefix(limit)
+            return head.count < s.count ? "\(head)… (\(s.utf8.count) bytes)" : s
+        }
+        var out = "file: \(cut(path)) (\(fileBytes) bytes)\n"
+        out += "created_by: \(cut(createdBy ?? "-"))\n"
+        out += "rows: \(rows), row groups: \(rowGroups.count + rowGroupsOmitted), format version: \(version)\n"
         out += "schema:\n"
         for n in schema {
             let indent = String(repeating: "  ", count: n.depth + 1)
             let name = n.path.split(separator: ".").last.map(String.init) ?? n.path
-            var line = "\(indent)\(n.repetition) \(n.physical) \(name)"
+            var line = "\(indent)\(n.repetition) \(n.physical) \(cut(name))"
             if !n.logical.isEmpty { line += " (\(n.logical))" }
             out += line + "\n"
         }
+        if schemaOmitted > 0 { out += "  … \(schemaOmitted) more schema elements\n" }
         for (i, g) in rowGroups.enumerated() {
             out += "row group \(i): \(g.rows) rows, \(g.compressedBytes) bytes compressed, \(g.uncompressedBytes) uncompressed\n"
             for c in g.columns {
-                out += "  \(c.path): \(c.codec) [\(c.encodings.joined(separator: ", "))] \(c.compressedBytes)/\(c.uncompressedBytes) bytes, \(c.values) values"
+                out += "  \(cut(c.path)): \(c.codec) [\(c.encodings.prefix(16).joined(separator: ", "))\(c.encodings.count > 16 ? ", …" : "")]"
+                    + " \(c.compressedBytes)/\(c.uncompressedBytes) bytes, \(c.values) values"
                 if let n = c.nullCount { out += ", nulls \(n)" }
-                if let mn = c.min, let mx = c.max { out += ", min \(mn), max \(mx)" }
+                if let mn = c.min, let mx = c.max { out += ", min \(cut(mn)), max \(cut(mx))" }
                 out += "\n"
             }
+            if g.columnsOmitted > 0 { out += "  … \(g.columnsOmitted) more columns\n" }
         }
+        if rowGroupsOmitted > 0 { out += "… \(rowGroupsOmitted) more row groups\n" }
         if !keyValueMetadata.isEmpty {
             out += "key-value metadata:\n"
-            for (k, v) in keyValueMetadata { out += "  \(k) = \(v)\n" }
+            for (k, v) in keyValueMetadata { out += "  \(cut(k)) = \(cut(v))\n" }
+            if keyValueOmitted > 0 { out += "  … \(keyValueOmitted) more entries\n" }
         }
         return out
     }
@@ -353,7 +407,14 @@ extension InspectReport {
         }.joined(separator: ",")
         out += "],\"key_value_metadata\":{"
         out += keyValueMetadata.map { "\(q($0.key)):\(q($0.value))" }.joined(separator: ",")
-        out += "}}"
+        out += "}"
+        // Present only when a listing limit cut something.
+        if schemaOmitted > 0 { out += ",\"schema_omitted\":\(schemaOmitted)" }
+        if rowGroupsOmitted > 0 { out += ",\"row_groups_omitted\":\(rowGroupsOmitted)" }
+        let columnsOmitted = rowGroups.reduce(0) { $0 + $1.columnsOmitted }
+        if columnsOmitted > 0 { out += ",\"columns_omitted\":\(columnsOmitted)" }
+        if keyValueOmitted > 0 { out += ",\"key_value_omitted\":\(keyValueOmitted)" }
+        out += "}"
         return out
     }
 }
