@@ -63,6 +63,24 @@ def postmaster_children():
         return []
 
 
+def server_processes():
+    """The postmaster's long-lived children (checkpointer, walwriter, launchers): not client
+    backends, not zombies waiting to be reaped."""
+    keep = set()
+    for c in postmaster_children():
+        try:
+            with open(f"/proc/{c}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{c}/cmdline", "rb") as f:
+                cmd = f.read()
+            client = b"127.0.0.1(" in cmd or b"[local]" in cmd
+        except OSError:
+            continue
+        if state != "Z" and not client:
+            keep.add(c)
+    return keep
+
+
 def pg_cpu(baseline):
     """CPU seconds of the postmaster's reaped children, once every child not in `baseline` (this
     run's backends, zombies until reaped) is gone."""
@@ -82,7 +100,7 @@ def pg_cpu(baseline):
 def run(cmds, env=None, stdout=None):
     """Starts every command at once, waits for all; returns (wall s, peak RSS bytes summed,
     the commands' CPU s, PostgreSQL's CPU s or None)."""
-    baseline = set(postmaster_children())  # checkpointer, walwriter, launchers...
+    baseline = server_processes()  # earlier clients' backends are waited for by pg_cpu
     pg0 = pg_cpu(baseline)
     t = time.perf_counter()
     procs = [subprocess.Popen(c, env=env, stdout=stdout) for c in cmds]
