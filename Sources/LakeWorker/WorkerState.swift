@@ -248,7 +248,11 @@ actor WorkerState {
                 throw EvolutionFailure(reason: "decode", message: "\(error)")
             }
         } else {
-            changed = evolution.observe(fields: (0..<fieldCount).map { String(decoding: name($0), as: UTF8.self) })
+            do {
+                changed = try evolution.observe(fields: (0..<fieldCount).map { String(decoding: name($0), as: UTF8.self) })
+            } catch {
+                throw EvolutionFailure(reason: "decode", message: "\(error)")
+            }
         }
         guard changed else { return }
         let config = entities[ei].config

@@ -22,7 +22,7 @@ import TestSupport
         #expect(e.schema.evolved.map(\.type) == [.int(bits: 64, signed: true), .bool, .json])
         #expect(e.schema.evolved.allSatisfy { $0.nullable })
         let afterAdd = e.schema.version
-        #expect(afterAdd == 4) // one version per change
+        #expect(afterAdd == 2) // one version per payload, whatever it adds
         #expect(try !observe(&e, #"{"id": 2, "n": 6}"#))
         #expect(try observe(&e, #"{"id": 3, "n": 6.5}"#))
         #expect(e.schema.evolved[0].type == .float64)
@@ -61,5 +61,53 @@ import TestSupport
         for l in lines { #expect(DecoderTests.decode(decoder, &batch, l) == nil) }
         #expect(batch.rowCount == 3)
         #expect(batch.columns.map(\.descriptor.dottedPath) == ["id", "n", "tag", "_stream_id"])
+    }
+}
+
+/// Evolution has bounds: one payload makes at most one version, the column count is limited, and
+/// new names are checked.
+@Suite struct EvolutionLimitTests {
+    func evolution() throws -> SchemaEvolution {
+        let entity = try #require(try ConfigLoader(environment: [:]).load(yaml: Fixtures.evolvingEntityConfig).entity(named: "ev"))
+        return SchemaEvolution(entity: entity)
+    }
+
+    func observe(_ e: inout SchemaEvolution, _ json: String) -> (Bool, DecodeError?) {
+        var changed = false
+        let err = withBytes(Array(json.utf8)) { p throws(DecodeError) in changed = try e.observe(json: p) }
+        return (changed, err)
+    }
+
+    @Test func onePayloadMakesOneVersion() throws {
+        var e = try evolution()
+        let fields = (0..<50).map { "\"f\($0)\": \($0)" }.joined(separator: ", ")
+        #expect(observe(&e, "{\"id\": 1, \(fields)}") == (true, nil))
+        #expect(e.schema.version == 2 && e.schema.evolved.count == 50 && e.history.count == 2)
+        // A widening and a new field together: one more version.
+        #expect(observe(&e, #"{"id": 2, "f0": 1.5, "g": "x"}"#) == (true, nil))
+        #expect(e.schema.version == 3 && e.history.count == 3)
+    }
+
+    @Test func tooManyColumnsRefusesThePayloadWhole() throws {
+        var e = try evolution()
+        let fields = (0..<2000).map { "\"f\($0)\": 1" }.joined(separator: ", ")
+        let (changed, err) = observe(&e, "{\"id\": 1, \(fields)}")
+        #expect(!changed && err?.reason == .unknownField && err?.message.contains("1000 columns") == true)
+        #expect(e.schema.version == 1 && e.schema.evolved.isEmpty)
+        e.maxColumns = 3
+        #expect(observe(&e, #"{"id": 1, "a": 1, "b": 2}"#) == (true, nil))
+        #expect(observe(&e, #"{"id": 1, "c": 1}"#).1 != nil)
+        #expect(e.schema.evolved.map(\.name) == ["a", "b"])
+    }
+
+    @Test func newNamesAreChecked() throws {
+        var e = try evolution()
+        #expect(observe(&e, #"{"id": 1, "score": 1}"#) == (true, nil))
+        for bad in [#"{"Score": 2}"#, #"{"ID": 2}"#, "{\"a\\u0001b\": 1}", "{\"\(String(repeating: "x", count: 129))\": 1}"] {
+            let (changed, err) = observe(&e, bad)
+            #expect(!changed && err != nil, "\(bad)")
+        }
+        #expect(observe(&e, #"{"_private": 1}"#) == (false, nil))  // reserved: never a column
+        #expect(e.schema.evolved.map(\.name) == ["score"])
     }
 }

@@ -292,3 +292,16 @@ import TestSupport
         #expect(reloaded == c)
     }
 }
+
+@Suite struct MaxColumnsConfigTests {
+    @Test func maxColumnsIsReadAndChecked() throws {
+        let base = "entities:\n  e:\n    stream: s\n    unknown_fields: evolve\n"
+        let c = try ConfigLoader(environment: [:]).load(yaml: base + "    max_columns: 20\n    columns:\n      a: int64\n")
+        #expect(c.entities[0].maxColumns == 20)
+        #expect(try ConfigLoader(environment: [:]).load(yaml: base + "    columns:\n      a: int64\n").entities[0].maxColumns == 1000)
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader(environment: [:]).load(yaml: base + "    max_columns: 1\n    columns:\n      a: int64\n      b: int64\n")
+        }
+        #expect(c.maskedYAML.contains("max_columns: 20"))
+    }
+}

@@ -232,6 +232,28 @@ struct BatchBuilder {
         _ = try writer.close()
     }
 
+    /// One entry with 2,000 new fields: dead-lettered (past max_columns), not 2,001 schema versions.
+    @Test func evolutionIsBoundedPerEntryAndByMaxColumns() async throws {
+        let h = try Harness(Self.config("max_rows: 100", entities: """
+          ev:
+            stream: ev
+            payload: json:data
+            unknown_fields: evolve
+            max_columns: 100
+            columns:
+              id: int64 not null
+        """))
+        var b = BatchBuilder("ev")
+        b.add("1-0", [("data", "{\"id\": 1, " + (0..<2000).map { "\"f\($0)\": 1" }.joined(separator: ", ") + "}")])
+        b.add("2-0", [("data", "{\"id\": 2, " + (0..<50).map { "\"g\($0)\": 1" }.joined(separator: ", ") + "}")])
+        let r = await h.state.ingest(b.batch, now: t0)
+        #expect(r.deadLetters.map(\.entry) == [0] && r.deadLetters[0].error.contains("100 columns"))
+        #expect(r.rows == 1)
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.schemaVersion) == [2])
+        #expect(jobs[0].batch.schema.columns.count == 1 + 50 + 1)
+    }
+
     @Test func schemaChangeSealsThePreviousVersion() async throws {
         let h = try Harness(Self.config("max_rows: 100", entities: """
           ev:

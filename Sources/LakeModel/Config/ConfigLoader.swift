@@ -338,7 +338,8 @@ private struct Reader {
         var time: (String, YAMLNode)?
         var unknown = UnknownFieldsPolicy.ignore
         var columnsNode: YAMLNode?
-        for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "columns"]) {
+        var maxColumns: (Int, YAMLNode)?
+        for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "max_columns", "columns"]) {
             if v.isNull { continue }
             switch key {
             case "stream": stream = try nonEmpty(v)
@@ -357,6 +358,7 @@ private struct Reader {
                 let s = try string(v)
                 guard let u = UnknownFieldsPolicy(rawValue: s) else { throw error(v, "expected ignore, reject, keep or evolve; found '\(s)'") }
                 unknown = u
+            case "max_columns": maxColumns = (try int(v, min: 1), v)
             default: columnsNode = v
             }
         }
@@ -380,8 +382,14 @@ private struct Reader {
             default: throw error(tn, "the time column must be a timestamp or a date, not \(col.type.description)")
             }
         }
-        return EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
-                            unknownFields: unknown, columns: columns)
+        if let (m, mn) = maxColumns {
+            guard m >= columns.count else { throw error(mn, "the entity declares \(columns.count) columns, more than max_columns \(m)") }
+            guard m <= 10_000 else { throw error(mn, "at most 10000") }
+        }
+        var entity = EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
+                                  unknownFields: unknown, columns: columns)
+        if let (m, _) = maxColumns { entity.maxColumns = m }
+        return entity
     }
 
     func column(_ name: String, _ n: YAMLNode, payload: EntityConfig.Payload) throws(ConfigError) -> ColumnConfig {

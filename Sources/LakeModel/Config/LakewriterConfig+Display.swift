@@ -30,7 +30,9 @@ extension LakewriterConfig {
             if let r = e.route { out += "    route: \(q(r))\n" }
             out += "    payload: \(q(e.payload.description))\n"
             out += "    time: \(e.timeColumn.map(q) ?? "null")  # null: the entry id's time\n"
-            out += "    unknown_fields: \(e.unknownFields.rawValue)\n    columns:\n"
+            out += "    unknown_fields: \(e.unknownFields.rawValue)\n"
+            if e.unknownFields == .evolve { out += "    max_columns: \(e.maxColumns)\n" }
+            out += "    columns:\n"
             for c in e.columns {
                 let type = c.type.description + (c.nullable ? "" : " not null")
                 if c.source == [c.name] {

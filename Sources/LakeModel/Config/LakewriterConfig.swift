@@ -216,6 +216,9 @@ public struct EntityConfig: Sendable, Equatable {
     /// Column whose value partitions files (timestamp or date); nil uses the entry id's time.
     public var timeColumn: String?
     public var unknownFields: UnknownFieldsPolicy = .ignore
+    /// With `unknown_fields: evolve`: the most columns (declared and evolved) the entity may reach;
+    /// an entry whose new fields would pass it is dead-lettered. Default 1000.
+    public var maxColumns = 1000
     /// In the order of the file.
     public var columns: [ColumnConfig]
 
