@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// The small HTTP endpoint of the worker: `/healthz` (the process is alive),
 /// `/readyz` (Redis and storage reachable) and `/metrics` (Prometheus text).
@@ -17,10 +18,21 @@ public struct HealthServer: Service {
     public var readiness: ReadinessCheck
     public var logger: Logger
     let onBound: (@Sendable (Int) -> Void)?
+    /// Open connections (the gate's counter).
+    let connections = ConnectionCount()
+    /// At most this many connections at once (default 128); more are closed as they arrive.
+    public let maxConnections: Int
+    /// A connection that sends nothing for this long is closed (default 10 s).
+    public let idleTimeout: Duration
+    /// Request headers larger than this (one field or all together) are refused.
+    public static let maxHeaderBytes = 16 * 1024
 
     /// - Parameter onBound: called with the bound port (useful with port 0 in tests).
     public init(listen: String, metrics: WorkerMetrics, logger: Logger,
-                readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil) throws {
+                readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil,
+                maxConnections: Int = 128, idleTimeout: Duration = .seconds(10)) throws {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
         guard let address = ListenAddress(listen) else { throw ListenError(value: listen) }
         self.host = address.host
         self.port = address.port
@@ -40,7 +52,20 @@ public struct HealthServer: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    let ops = channel.pipeline.syncOperations
+                    // A connection idle (nothing read) for `idleTimeout` is closed, and past
+                    // `maxConnections` a new one is closed at once: idle clients can never use up
+                    // the file descriptors that flushing needs.
+                    try ops.addHandler(ConnectionGate(limit: self.maxConnections, count: self.connections))
+                    try ops.addHandler(IdleStateHandler(readTimeout: .nanoseconds(
+                        self.idleTimeout.components.seconds * 1_000_000_000 + self.idleTimeout.components.attoseconds / 1_000_000_000)))
+                    try ops.addHandler(CloseOnIdle())
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderFieldSize = Self.maxHeaderBytes
+                    limits.maxHeaderListSize = Self.maxHeaderBytes
+                    limits.maxHeaderFieldCount = 100
+                    try ops.configureHTTPServerPipeline(withEncoderConfiguration: .init(),
+                                                        withDecoderLimitConfiguration: limits)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
                 }
@@ -108,4 +133,43 @@ public struct HealthServer: Service {
             return (.notFound, "text/plain", Array("not found\n".utf8))
         }
     }
+}
+
+/// Closes a connection when `IdleStateHandler` reports that nothing was read for the idle timeout.
+final class CloseOnIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Counts open connections and closes a new one past `limit`.
+final class ConnectionGate: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let limit: Int
+    let count: ConnectionCount
+    init(limit: Int, count: ConnectionCount) {
+        self.limit = limit
+        self.count = count
+    }
+    func channelActive(context: ChannelHandlerContext) {
+        if count.value.add(1, ordering: .relaxed).newValue > limit {
+            context.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+    func channelInactive(context: ChannelHandlerContext) {
+        count.value.subtract(1, ordering: .relaxed)
+        context.fireChannelInactive()
+    }
+}
+
+/// The number of open HTTP connections.
+final class ConnectionCount: Sendable {
+    let value = Atomic<Int>(0)
+    var current: Int { value.load(ordering: .relaxed) }
 }

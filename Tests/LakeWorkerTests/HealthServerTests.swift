@@ -2,6 +2,7 @@
 @testable import LakeOutput
 @testable import LakeWorker
 import Foundation
+import Glibc
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -62,5 +63,65 @@ import Testing
         #expect(throws: (any Error).self) {
             try HealthServer(listen: "8083", metrics: WorkerMetrics(), logger: Logger(label: "t"), readiness: { nil })
         }
+    }
+}
+
+/// Idle or flooding HTTP clients cannot starve the worker: connections are capped, idle ones
+/// closed, oversized headers refused.
+@Suite struct HealthServerLimitTests {
+    func connect(_ port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return fd
+    }
+
+    /// Reads until EOF or `timeout`; true when the server closed the connection.
+    func closedByServer(_ fd: Int32, within timeout: Int32 = 3000) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeout) == 1 else { return false }
+        var b = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &b, b.count)
+            if n == 0 || n < 0 { return true }
+            if poll(&p, 1, timeout) != 1 { return false }
+        }
+    }
+
+    @Test func connectionsAreCappedIdleOnesClosedAndHugeHeadersRefused() async throws {
+        let port = Mutex(0)
+        let server = try HealthServer(listen: "127.0.0.1:0", metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                      readiness: { nil }, onBound: { p in port.withLock { $0 = p } },
+                                      maxConnections: 8, idleTimeout: .milliseconds(500))
+        let task = Task { try await server.run() }
+        defer { task.cancel() }
+        var p = 0
+        for _ in 0..<200 where p == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            p = port.withLock { $0 }
+        }
+        // 40 idle connections: never more than 8 open on the server side.
+        let fds = (0..<40).map { _ in connect(p) }
+        defer { for fd in fds { close(fd) } }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(server.connections.current <= 8)
+        // Idle ones are closed after the timeout; the endpoint answers again.
+        #expect(fds.allSatisfy { closedByServer($0) })
+        let (status, _) = try await HealthServerTests().get(p, "/healthz")
+        #expect(status == 200)
+        // A request with a 20 KB header is refused (the connection ends without a 200).
+        let fd = connect(p)
+        defer { close(fd) }
+        let request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n"
+        _ = request.withCString { write(fd, $0, strlen($0)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var pf = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pf, 1, 3000)
+        let n = read(fd, &buffer, buffer.count)
+        let reply = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        #expect(!reply.contains("200 OK"), "\(reply)")
     }
 }
