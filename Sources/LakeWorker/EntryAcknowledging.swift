@@ -6,7 +6,7 @@ import RedisStreams
 package protocol EntryAcknowledging: Sendable {
     func acknowledge(stream: String, group: String, ids: [StreamID]) async throws
     func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
-                    maxLength: Int) async throws
+                    maxLength: Int?) async throws
 }
 
 extension RedisStreamClient: EntryAcknowledging {
@@ -15,7 +15,7 @@ extension RedisStreamClient: EntryAcknowledging {
     }
 
     package func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
-                            entity: String, maxLength: Int) async throws {
+                            entity: String, maxLength: Int?) async throws {
         let _: StreamID = try await deadLetter(entry: entry, of: batch, to: deadLetterStream, error: error,
                                                entity: entity, maxLength: maxLength)
     }

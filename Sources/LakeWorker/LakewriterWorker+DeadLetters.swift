@@ -11,9 +11,6 @@ import Retrying
 /// (`{stream}:dlq`, the layout of ``RedisStreamClient/deadLetter(entry:of:to:error:entity:maxLength:)``)
 /// and acknowledged with the entries that have nothing to write.
 extension LakewriterWorker {
-    /// Dead-letter streams are trimmed (approximately) to this many entries.
-    static let deadLetterMaxLength = 100_000
-
     // MARK: Reading
 
     func handle(_ batch: StreamBatch, state: WorkerState) async throws {
@@ -25,7 +22,7 @@ extension LakewriterWorker {
             let entry = batch.entries[d.entry]
             try await retrying("dead-letter XADD", stream: batch.stream) {
                 try await self.entries.deadLetter(entry: d.entry, of: batch, to: batch.stream + ":dlq", error: d.error,
-                                                  entity: d.entity, maxLength: Self.deadLetterMaxLength)
+                                                  entity: d.entity, maxLength: self.config.redis.deadLetterMaxLength)
             }
             logger.warning("dead letter", metadata: [
                 "stream": "\(batch.stream)", "id": "\(entry.id)", "entity": "\(d.entity)", "error": "\(d.error)",

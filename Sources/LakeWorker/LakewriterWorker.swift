@@ -177,6 +177,7 @@ public final class LakewriterWorker: Service, Sendable {
     func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag) async {
         var lastClaim = ContinuousClock.now
         var lastTouch = ContinuousClock.now
+        var lastDLQWarning: [String: ContinuousClock.Instant] = [:]
         let claimEvery = max(min(config.redis.claimIdle / 4, .seconds(60)), .seconds(1))
         while !stopping.isStopped && !Task.isCancelled {
             // Storage reachability for /readyz: a cheap list of the store's own prefix.
@@ -187,6 +188,18 @@ public final class LakewriterWorker: Service, Sendable {
                 storageReady.set("\(error)")
             }
             for s in streams {
+                // The dead-letter stream's length, and a warning as it nears its cap (past it,
+                // the oldest dead letters are trimmed away).
+                if let n = try? await client.command(["XLEN", s + ":dlq"]).int {
+                    metrics.deadLetterLength(stream: s, n)
+                    if let cap = config.redis.deadLetterMaxLength, n >= cap * 9 / 10,
+                       lastDLQWarning[s].map({ $0.duration(to: .now) >= .seconds(300) }) ?? true {
+                        lastDLQWarning[s] = .now
+                        logger.warning("dead-letter stream near its cap: the oldest dead letters will be trimmed", metadata: [
+                            "stream": "\(s):dlq", "length": "\(n)", "cap": "\(cap)",
+                        ])
+                    }
+                }
                 if let groups = try? await client.groups(stream: s),
                    let g = groups.first(where: { $0.name == config.redis.group }) {
                     if let lag = g.lag { metrics.consumerLag(stream: s, lag) }

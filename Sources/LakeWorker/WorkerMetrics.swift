@@ -119,6 +119,11 @@ public final class WorkerMetrics: Sendable {
             .set(Int64(n))
     }
 
+    public func deadLetterLength(stream: String, _ n: Int) {
+        gauge("lakewriter_dead_letter_length", "Entries in the dead-letter stream {stream}:dlq (XLEN)", [("stream", stream)])
+            .set(Int64(n))
+    }
+
     public func backpressure(_ on: Bool) {
         gauge("lakewriter_backpressure", "1 while reading is paused because buffered data is at the memory limit", [])
             .set(Int64(on ? 1 : 0))

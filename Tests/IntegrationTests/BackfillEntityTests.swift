@@ -56,7 +56,7 @@ struct BackfillEntityTests {
     final class NoAcks: EntryAcknowledging {
         func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {}
         func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
-                        maxLength: Int) async throws {}
+                        maxLength: Int?) async throws {}
     }
 
     static func duck(_ python: String, _ sql: String) throws -> [[String?]] {

@@ -287,7 +287,7 @@ final class RecordingAcks: EntryAcknowledging {
     }
 
     func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
-                    maxLength: Int) async throws {
+                    maxLength: Int?) async throws {
         events.withLock { $0.append("dlq \(deadLetterStream) \(batch.entries[entry].id) \(entity)") }
     }
 }

@@ -177,7 +177,8 @@ private struct Reader {
     }
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
-        for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field"]) {
+        for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
+                                                 "dead_letter_max_length"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -190,6 +191,8 @@ private struct Reader {
             case "batch": r.batch = try int(v)
             case "block": r.block = try duration(v)
             case "claim_idle": r.claimIdle = try duration(v)
+            case "dead_letter_max_length":
+                if try string(v) == "none" { r.deadLetterMaxLength = nil } else { r.deadLetterMaxLength = try int(v, min: 1) }
             default: r.routeField = try nonEmpty(v)
             }
         }

@@ -155,7 +155,7 @@ public final class RedisStreamClient: Sendable {
     /// Acknowledge the original afterwards, so it leaves the pending list.
     @discardableResult
     public func deadLetter(entry index: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
-                           entity: String, maxLength: Int) async throws -> StreamID {
+                           entity: String, maxLength: Int?) async throws -> StreamID {
         let e = batch.entries[index]
         var fields: [StreamField] = []
         fields.reserveCapacity(e.fieldCount + 4)
