@@ -92,7 +92,14 @@ struct ColumnChunkWriter {
     private var pageNullCounts: [Int64] = []
     private var dictionaryPagesUsed = 0
     private var plainPages = 0
+    /// Values encoded with the dictionary so far: past 10,000, a dictionary holding more than
+    /// half of them as distinct entries saves little and costs much (ids, uuids, timestamps),
+    /// so the chunk goes on in PLAIN.
+    private var dictionaryValues = 0
     private(set) var rowCount = 0
+    /// True when the chunk started with a dictionary and went on in PLAIN: the writer starts the
+    /// column's later row groups in PLAIN (their values are as unlikely to repeat).
+    var fellBackToPlain: Bool { dictionary != nil && !usingDictionary }
 
     init(descriptor d: ColumnDescriptor, config: ColumnWriterConfig, compressor: Compressor) {
         descriptor = d
@@ -175,7 +182,9 @@ struct ColumnChunkWriter {
             l = end
             v += present
 
-            if usingDictionary, let d = dictionary, d.encodedSize > config.dictionaryLimit {
+            if usingDictionary { dictionaryValues += present }
+            if usingDictionary, let d = dictionary,
+               d.encodedSize > config.dictionaryLimit || (dictionaryValues >= 10_000 && d.count * 2 > dictionaryValues) {
                 try flushPage()
                 usingDictionary = false
             } else if pageRows >= config.pageRowLimit || estimatedPageSize >= config.pageSize {

@@ -32,7 +32,7 @@ public final class ParquetWriter {
     public let schema: ParquetSchema
     public let properties: WriterProperties
     private let sink: any ParquetSink
-    private let configs: [ColumnWriterConfig]
+    private var configs: [ColumnWriterConfig]
     private let compressors: [Compressor]
     private var chunks: [ColumnChunkWriter] = []
     private var rowGroupRows = 0
@@ -157,6 +157,7 @@ public final class ParquetWriter {
         var blooms: [(Int, SplitBlockBloomFilter)] = []
         var totalUncompressed: Int64 = 0
         for i in chunks.indices {
+            if chunks[i].fellBackToPlain { configs[i].dictionary = false }
             var finished = try chunks[i].finish()
             let chunkStart = position
             try finished.dictionaryPage.withUnsafeBytes { try emit($0) }
