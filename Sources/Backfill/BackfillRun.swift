@@ -554,15 +554,15 @@ package final class BackfillRun: @unchecked Sendable {
         pagesDone.add(pages(of: chunk, plan: plan), ordering: .relaxed)
     }
 
-    /// Catalog mode: COPY BINARY decoded straight into the file's column builders.
+    /// Catalog mode: COPY BINARY decoded straight into column builders on the job thread, while
+    /// an encoder thread writes the previous batch (split by hour with `--partition-by`): the COPY
+    /// stream never waits for encoding, and two batches alternate so no buffer is reallocated.
     func readCatalog(_ sql: String, conn: PGConnection, output: ChunkOutput, chunk: Int,
                      context: JobContext) throws -> (Int, Int) {
         let reader = context.reader
         var rejected = 0
-        var lastBytes = 0
-        let stats = try conn.copy(sql, mapping: reader.mapping, keyColumn: reader.keyColumn,
-                                  limits: BatchLimits(maxRows: 65_536, maxBytes: 32 << 20), flush: { batch in
-            rowsRead.add(batch.rowCount, ordering: .relaxed)
+        let pipe = EncodePipe(schema: reader.mapping.schema) { batch in
+            self.rowsRead.add(batch.rowCount, ordering: .relaxed)
             guard let p = reader.partitionColumn else {
                 try output.write(batch, to: .none)
                 return
@@ -579,14 +579,36 @@ package final class BackfillRun: @unchecked Sendable {
                 try output.write(part.batch, to: part.key == Int.min ? .nullTime
                                                  : .hour(HourPartition(hoursSinceEpoch: Int64(part.key))))
             }
-        }, onRowError: { e in
-            rejected += 1
-            context.rejects.add(chunk: chunk, row: e.row, key: e.key, column: e.column, reason: e.reason)
-        }, onProgress: { bytes in
-            bytesRead.add(bytes - lastBytes, ordering: .relaxed)
-            lastBytes = bytes
-        })
-        return (stats.rows, rejected)
+        }
+        defer { pipe.close() }
+        var decoder = try CopyBinaryDecoder(mapping: reader.mapping, keyColumn: reader.keyColumn)
+        var batch = RowBatch(reader.mapping.schema)
+        let maxRows = 65_536, maxBytes = 32 << 20
+        var nextByteCheck = 1024
+        var lastBytes = 0
+        try conn.copyOut(sql) { buffer in
+            try decoder.decode(buffer, into: &batch) { e in
+                rejected += 1
+                context.rejects.add(chunk: chunk, row: e.row, key: e.key, column: e.column, reason: e.reason)
+            }
+            let rows = batch.rowCount
+            var full = rows >= maxRows
+            if !full && rows >= nextByteCheck {
+                nextByteCheck = rows + 1024
+                full = batch.byteCount >= maxBytes
+            }
+            if full {
+                bytesRead.add(decoder.bytesConsumed - lastBytes, ordering: .relaxed)
+                lastBytes = decoder.bytesConsumed
+                batch = try pipe.handoff(batch)
+                nextByteCheck = 1024
+            }
+        }
+        try decoder.finish()
+        bytesRead.add(decoder.bytesConsumed - lastBytes, ordering: .relaxed)
+        if batch.rowCount > 0 { _ = try pipe.handoff(batch) }
+        try pipe.finish()
+        return (decoder.rowsDecoded, rejected)
     }
 
     /// Entity mode: every column read as the text the worker's rules take, decoded row by row by
@@ -761,3 +783,83 @@ final class ProgressReporter: @unchecked Sendable {
     }
 }
 
+
+/// One job's encoder thread: takes full batches from the decoding thread (one at a time, so the
+/// decoder is at most one batch ahead) and hands back emptied ones for reuse.
+final class EncodePipe: @unchecked Sendable {
+    // All state is guarded by `condition`.
+    private let condition = NSCondition()
+    private var slot: RowBatch?
+    private var spare: [RowBatch] = []
+    private var failure: (any Error)?
+    private var closed = false
+    private let done = DispatchSemaphore(value: 0)
+    private let schema: ParquetSchema
+
+    init(schema: ParquetSchema, work: @escaping (RowBatch) throws -> Void) {
+        self.schema = schema
+        let box = WorkBox(work: work)
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            while true {
+                condition.lock()
+                while slot == nil && !closed { condition.wait() }
+                guard var batch = slot else {
+                    condition.unlock()
+                    return
+                }
+                slot = nil
+                condition.broadcast()
+                condition.unlock()
+                do {
+                    try box.work(batch)
+                } catch {
+                    condition.lock()
+                    failure = error
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                }
+                batch.removeAll()
+                condition.lock()
+                spare.append(batch)
+                condition.unlock()
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.name = "backfill-encode"
+        thread.start()
+    }
+
+    private struct WorkBox: @unchecked Sendable {
+        let work: (RowBatch) throws -> Void
+    }
+
+    /// Gives `batch` to the encoder (waiting while it still has the previous one) and returns an
+    /// empty batch to decode into next.
+    func handoff(_ batch: RowBatch) throws -> RowBatch {
+        condition.lock()
+        defer { condition.unlock() }
+        while slot != nil && failure == nil { condition.wait() }
+        if let failure { throw failure }
+        slot = batch
+        condition.broadcast()
+        return spare.popLast() ?? RowBatch(schema)
+    }
+
+    /// Waits until every batch handed over is written; rethrows the encoder's error.
+    func finish() throws {
+        close()
+        if let failure = condition.withLock({ failure }) { throw failure }
+    }
+
+    /// Stops the encoder after the batch it has (idempotent) and waits for it.
+    func close() {
+        condition.lock()
+        let first = !closed
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+        if first { done.wait() }
+    }
+}

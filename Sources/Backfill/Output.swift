@@ -9,19 +9,8 @@ import Synchronization
 /// Awaits async work from a job thread (never a cooperative-pool thread): the job threads are
 /// blocking libpq readers, the store is async.
 enum Bridge {
-    private final class Box<T>: @unchecked Sendable {
-        var result: Result<T, any Error>?
-    }
-
     static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = Box<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.result!.get()
+        try BlockingWork.wait(body)
     }
 }
 
@@ -78,7 +67,7 @@ final class ChunkOutput {
     func write(_ batch: RowBatch, to partition: OutputPartition) throws {
         guard batch.rowCount > 0 else { return }
         let file = try self.file(for: partition)
-        try Bridge.wait { try await file.append(batch) }
+        try file.appendBlocking(batch)
         tick += 1
         lastUse[partition] = tick
         if file.estimatedFileSize >= maxFileBytes { try finish(partition) }

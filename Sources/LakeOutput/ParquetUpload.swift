@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LakeModel
 import NIOCore
@@ -108,6 +109,23 @@ package final class ParquetFileUpload: @unchecked Sendable {
         }
     }
 
+    /// ``append(_:)`` for a caller on a thread of its own (the backfill's job threads): encodes
+    /// on the calling thread, so the batch is never captured by another task and can be reused
+    /// in place afterwards; only the upload of finished row groups is awaited.
+    package func appendBlocking(_ batch: RowBatch) throws {
+        var cursor = RowBatchCursor()
+        var done = false
+        while !done {
+            do { done = try writer.write(batch, from: &cursor) } catch { throw ParquetUpload.EncodeFailure(underlying: error) }
+            peak = max(peak, sink.buffer.readableBytes)
+            let bytes = sink.take()
+            if bytes.readableBytes > 0 {
+                let upload = self.upload
+                try BlockingWork.wait { try await upload.write(bytes) }
+            }
+        }
+    }
+
     /// Ends the open row group now (the backfill cuts row groups by its own limits).
     package func flushRowGroup() async throws {
         try await encode { w in try w.flushRowGroup() }
@@ -170,8 +188,26 @@ package final class PendingBytes: ParquetSink, @unchecked Sendable {
 }
 
 /// Runs blocking work (encoding, compression, file reads) on a thread of its own, never on
-/// Swift's cooperative pool, and awaits it.
+/// Swift's cooperative pool, and awaits it; or, the other way round, awaits async work from a
+/// thread of its own (``wait(_:)``).
 package enum BlockingWork {
+    private final class Box<T>: @unchecked Sendable {
+        var result: Result<T, any Error>?
+    }
+
+    /// Blocks the calling thread (a dedicated one, never a cooperative-pool thread) until the
+    /// async `body` is done.
+    package static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+
     package static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
         let result: Result<T, E> = await withCheckedContinuation { continuation in
             let thread = Thread {
