@@ -36,12 +36,19 @@ extension LakewriterWorker {
     }
 
     /// Retries a Redis call while the connection recovers; gives up only on cancellation.
+    /// An error `retrying` passes on at once instead of retrying.
+    struct Fatal: Error {
+        var error: any Error
+    }
+
     func retrying(_ what: String, stream: String, _ body: () async throws -> Void) async throws {
         var attempt = 0
         while true {
             do {
                 try await body()
                 return
+            } catch let f as Fatal {
+                throw f.error
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 attempt += 1

@@ -71,6 +71,22 @@ public final class LakewriterWorker: Service, Sendable {
     }
 
     public func run() async throws {
+        let lease = ConsumerLease(client: client, group: config.redis.group, consumer: config.redis.consumer,
+                                  ttl: config.redis.consumerLease)
+        try await retrying("consumer lease", stream: "") {
+            do { try await lease.acquire(logger: self.logger) } catch let e as WorkerError { throw Fatal(error: e) }
+        }
+        do {
+            try await run(holding: lease)
+        } catch {
+            await lease.release()
+            throw error
+        }
+        // Released at once on a clean stop, so a restart with the same name starts without waiting.
+        await lease.release()
+    }
+
+    private func run(holding lease: ConsumerLease) async throws {
         let (jobStream, jobContinuation) = AsyncStream<FlushJob>.makeStream()
         var recorder: SchemaRecorder?
         var schemas: [String: EntitySchema] = [:]
@@ -123,6 +139,20 @@ public final class LakewriterWorker: Service, Sendable {
                     while !stopping.isStopped && !Task.isCancelled {
                         let next = await state.tick(now: .now)
                         await state.alarm.sleep(until: next)
+                    }
+                }
+                // The consumer-name lease, renewed three times per lease period.
+                group.addTask {
+                    while !stopping.isStopped && !Task.isCancelled {
+                        do {
+                            if try await !lease.renew() {
+                                self.logger.error("the consumer-name lease is held by another worker: two workers share redis.consumer",
+                                                  metadata: ["lease": "\(lease.key)"])
+                            }
+                        } catch {
+                            self.logger.warning("renewing the consumer-name lease failed", metadata: ["error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: lease.ttl / 3)
                     }
                 }
                 // Housekeeping: lag and pending gauges, storage probe, claiming abandoned entries.

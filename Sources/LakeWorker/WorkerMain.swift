@@ -87,10 +87,15 @@ public enum WorkerMain {
 public enum WorkerError: Error, Equatable, CustomStringConvertible {
     /// Uploads were still running when `flush.shutdown_grace` ended; their entries stay pending.
     case shutdownGraceExceeded
+    /// Another worker runs with the same consumer name (its lease key is held and renewed).
+    case consumerInUse(String)
 
     public var description: String {
         switch self {
         case .shutdownGraceExceeded: "shutdown grace exceeded with uploads in flight"
+        case .consumerInUse(let key):
+            "another worker is running with the same redis.consumer (lease \(key) is held and renewed): "
+                + "give each replica its own consumer name ($HOSTNAME by default)"
         }
     }
 }

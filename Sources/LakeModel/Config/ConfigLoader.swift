@@ -178,7 +178,7 @@ private struct Reader {
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
         for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
-                                                 "dead_letter_max_length"]) {
+                                                 "dead_letter_max_length", "consumer_lease"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -191,6 +191,9 @@ private struct Reader {
             case "batch": r.batch = try int(v)
             case "block": r.block = try duration(v)
             case "claim_idle": r.claimIdle = try duration(v)
+            case "consumer_lease":
+                r.consumerLease = try duration(v)
+                guard r.consumerLease >= .seconds(1) else { throw error(v, "must be at least 1s") }
             case "dead_letter_max_length":
                 if try string(v) == "none" { r.deadLetterMaxLength = nil } else { r.deadLetterMaxLength = try int(v, min: 1) }
             default: r.routeField = try nonEmpty(v)

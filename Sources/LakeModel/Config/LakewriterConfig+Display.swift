@@ -9,6 +9,7 @@ extension LakewriterConfig {
         out += "  url: \(q(Self.maskURL(redis.url)))\n"
         out += "  group: \(q(redis.group))\n  consumer: \(q(redis.consumer))\n  batch: \(redis.batch)\n"
         out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"
+        out += "  consumer_lease: \(d(redis.consumerLease))\n"
         out += "  dead_letter_max_length: \(redis.deadLetterMaxLength.map(String.init) ?? "none")\n"
         out += "storage:\n  url: \(q(Self.maskURL(storage.url)))\n"
         if let e = storage.endpoint { out += "  endpoint: \(q(Self.maskURL(e)))\n" }

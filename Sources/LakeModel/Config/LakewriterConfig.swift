@@ -38,6 +38,9 @@ public struct RedisConfig: Sendable, Equatable {
     public var claimIdle: Duration = .seconds(300)
     /// Entry field that routes entries of a shared stream to entities (`route:`). Default `entity`.
     public var routeField = "entity"
+    /// The consumer-name lease (one worker per `consumer`): renewed every few seconds, it lapses
+    /// this long after a worker died. Default 15s.
+    public var consumerLease: Duration = .seconds(15)
     /// `{stream}:dlq` is trimmed (approximately) to this many entries; nil: never trimmed.
     /// Default 100000 (`dead_letter_max_length: none` for no cap).
     public var deadLetterMaxLength: Int? = 100_000
