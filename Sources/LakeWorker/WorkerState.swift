@@ -95,7 +95,6 @@ actor WorkerState {
     private var inFlightIDs: [Int: [(stream: String, ids: [StreamID])]] = [:]
     private let jobs: AsyncStream<FlushJob>.Continuation
     private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
-    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameter schemas: the latest recorded version per evolving entity (a restart goes on
     ///   from there, so its files keep the evolved columns).
@@ -402,22 +401,10 @@ actor WorkerState {
         metrics.backpressure(false)
     }
 
-    /// Suspends until every sealed job has completed.
-    func waitUntilDrained() async {
-        while inFlightJobs > 0 {
-            await withCheckedContinuation { drainWaiters.append($0) }
-        }
-    }
-
     private func resumeWaiters() {
         if !policy.mustRelieveMemory(totalBytes: totalBytes) || closed {
             let w = memoryWaiters
             memoryWaiters = []
-            for c in w { c.resume() }
-        }
-        if inFlightJobs == 0 {
-            let w = drainWaiters
-            drainWaiters = []
             for c in w { c.resume() }
         }
     }
