@@ -401,7 +401,12 @@ public final class EntityDecoder {
         if !nestedFlags[col] {
             let token = try Self.readToken(&s, scratch: scratch)
             if specs[col].kind == .json {
-                ScalarConversion.setBytes(UnsafeRawBufferPointer(start: start, count: s.p - start), &slot.pointee.value)
+                let raw = UnsafeRawBufferPointer(start: start, count: s.p - start)
+                // A json column is UTF-8 text: what the encoder would refuse is refused per row.
+                guard ValueParsers.isValidUTF8(raw) else {
+                    throw self.error(.encoding, columns[col].sourcePath, "not valid UTF-8", raw)
+                }
+                ScalarConversion.setBytes(raw, &slot.pointee.value)
                 return
             }
             do throws(ScalarProblem) {
@@ -493,6 +498,9 @@ public final class EntityDecoder {
             slot.pointee.isNull = false
             if !nestedFlags[col] {
                 if specs[col].kind == .json {
+                    guard ValueParsers.isValidUTF8(text) else {
+                        throw self.error(.encoding, field, "not valid UTF-8", text)
+                    }
                     var s = JSONScanner(text)
                     do {
                         try s.skipValue()

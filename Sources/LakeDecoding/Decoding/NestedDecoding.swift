@@ -211,7 +211,9 @@ struct NestedDecoder {
         let start = s.p
         let token = try EntityDecoder.readToken(&s, scratch: scratch)
         if spec.kind == .json {
-            ScalarConversion.setBytes(UnsafeRawBufferPointer(start: start, count: s.p - start), &v)
+            let raw = UnsafeRawBufferPointer(start: start, count: s.p - start)
+            guard ValueParsers.isValidUTF8(raw) else { throw fail(.encoding, "not valid UTF-8", s, from: start) }
+            ScalarConversion.setBytes(raw, &v)
             return
         }
         do throws(ScalarProblem) {
