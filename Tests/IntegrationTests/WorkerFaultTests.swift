@@ -97,7 +97,7 @@ final class PortBox: Sendable {
         let script = """
         import sys, urllib.request, urllib.error
         try:
-            r = urllib.request.urlopen(sys.argv[1], timeout=5)
+            r = urllib.request.urlopen(sys.argv[1], timeout=30)
             code, body = r.status, r.read()
         except urllib.error.HTTPError as e:
             code, body = e.code, e.read()

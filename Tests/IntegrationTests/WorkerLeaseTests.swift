@@ -17,7 +17,7 @@ import TestSupport
         let id = WorkerTests.unique()
         let lake = try TestEnvironment.temporaryDirectory("lease").path
         let config = try ConfigLoader(environment: [:]).load(yaml: """
-            redis: {url: "\(env.redisURL)", group: g-\(id), consumer: same-\(id), block: 100ms, consumer_lease: 2s}
+            redis: {url: "\(env.redisURL)", group: g-\(id), consumer: same-\(id), block: 100ms, consumer_lease: 6s}
             storage: {url: "file://\(lake)"}
             flush: {idle: 200ms}
             entities:
@@ -32,10 +32,10 @@ import TestSupport
             logger.logLevel = .critical
             let second = try LakewriterWorker(config: config, logger: logger)
             let started = ContinuousClock.now
-            // Bounded: a second worker that started anyway is stopped after 20 s (and fails the test).
+            // Bounded: a second worker that started anyway is stopped after 40 s (and fails the test).
             let run = Task { try await second.run() }
             let stop = Task {
-                try await Task.sleep(for: .seconds(20))
+                try await Task.sleep(for: .seconds(40))
                 run.cancel()
             }
             let result = await run.result
@@ -43,7 +43,7 @@ import TestSupport
             #expect(throws: WorkerError.consumerInUse("lakewriter:lease:g-\(id):same-\(id)")) { try result.get() }
             // It waited for the lease to lapse (two lease periods), not longer.
             let waited = started.duration(to: .now)
-            #expect(waited >= .seconds(3) && waited < .seconds(20), "\(waited)")
+            #expect(waited >= .seconds(11) && waited < .seconds(40), "\(waited)")
         }
         // The first worker released its lease when it stopped: the name is free at once.
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "t"))

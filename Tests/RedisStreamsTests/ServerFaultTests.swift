@@ -106,7 +106,7 @@ struct ServerFaultTests {
 
         // Kill mid-read: once a tenth of the entries arrived. With appendfsync always and the whole
         // suite running in parallel, the producer can be slow, so the wait is generous.
-        #expect(await eventually(timeout: .seconds(60)) { await collector.entries.count >= 400 })
+        #expect(await eventually(timeout: .seconds(120)) { await collector.entries.count >= 400 })
         server.kill()
         try await Task.sleep(for: .milliseconds(300))
         try server.start()
