@@ -22,7 +22,8 @@ public struct HealthServer: Service {
     let connections = ConnectionCount()
     /// At most this many connections at once (default 128); more are closed as they arrive.
     public let maxConnections: Int
-    /// A connection that sends nothing for this long is closed (default 10 s).
+    /// A connection that sends nothing for this long is closed (default 60 s, longer than common
+    /// scrape intervals, so a keep-alive scraper is not cut off between scrapes).
     public let idleTimeout: Duration
     /// Request headers larger than this (one field or all together) are refused.
     public static let maxHeaderBytes = 16 * 1024
@@ -30,7 +31,7 @@ public struct HealthServer: Service {
     /// - Parameter onBound: called with the bound port (useful with port 0 in tests).
     public init(listen: String, metrics: WorkerMetrics, logger: Logger,
                 readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil,
-                maxConnections: Int = 128, idleTimeout: Duration = .seconds(10)) throws {
+                maxConnections: Int = 128, idleTimeout: Duration = .seconds(60)) throws {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         guard let address = ListenAddress(listen) else { throw ListenError(value: listen) }
