@@ -250,11 +250,13 @@ package final class BackfillRun: @unchecked Sendable {
         let plan: BackfillPlan
         var primaryKey: [String] = []
         var tableName: PGTableName?
+        var rootIsPartitioned = false
         if let t = o.table {
             let name = try PGTableName(parsing: t)
             tableName = name
             plan = try BackfillPlan.table(name, catalog: catalog, parallelism: o.query == nil ? max(1, jobs * 4) : 1)
             let root = try catalog.relation(name)
+            rootIsPartitioned = root.kind == "p"
             primaryKey = try planConnection.query("""
                 SELECT a.attname FROM pg_catalog.pg_index i
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
@@ -316,18 +318,11 @@ package final class BackfillRun: @unchecked Sendable {
         reader.query = o.query
 
         // Chunks: a new plan, or the manifest's for a resume.
-        let from: (BackfillJob) -> String = { job in
-            guard let rel = job.relation else {
-                var body = Substring(o.query ?? "")
-                while let l = body.last, l == ";" || l.isWhitespace { body.removeLast() }
-                return "(\(body)) AS lw_q"
-            }
-            let partitioned = plan.relations.count > 1 || plan.relations.first?.relation.oid != rel.oid
-                || (try? catalog.relation(tableName!).kind) == "p"
-            return (partitioned ? "ONLY " : "") + rel.qualifiedName.quoted
-        }
+        // A leaf of a partitioned table is read with ONLY (its parent has no rows of its own).
+        let partitioned = rootIsPartitioned || plan.relations.count > 1
+        let from: (PGRelation) -> String = { rel in (partitioned ? "ONLY " : "") + rel.qualifiedName.quoted }
         var chunks = plan.jobs.enumerated().map { i, job in
-            BackfillManifest.Chunk(id: i, relation: job.relation.map { _ in from(job) }, firstPage: job.firstPage,
+            BackfillManifest.Chunk(id: i, relation: job.relation.map(from), firstPage: job.firstPage,
                                    endPage: job.endPage, state: "pending")
         }
         let schemaLines = reader.schema.columns.map { "\($0.dottedPath): \($0.type)\($0.maxDefinitionLevel > 0 ? "" : " required")" }
@@ -342,14 +337,14 @@ package final class BackfillRun: @unchecked Sendable {
         do { store = try setup.storage.openStore(logger: logger) } catch {
             throw BackfillFailure(BackfillStatus.failure, "storage \(setup.storage.url): \(error)")
         }
-        defer { _ = try? Bridge.wait { try await store.shutdown() } }
+        defer { _ = try? BlockingWork.wait { try await store.shutdown() } }
         var manifest = BackfillManifest(runID: runID, source: plan.source, query: o.query, dsn: maskedDSN(o.dsn),
                                         snapshot: coordinator?.snapshotID, output: setup.storage.url,
                                         entity: setup.entity?.name, partitionBy: o.partitionBy, schema: schemaLines,
                                         startedAt: Self.timestamp(runStart), state: "running", chunks: chunks)
         if let id = o.resume {
             let previous: BackfillManifest
-            do { previous = try Bridge.wait { try await ManifestStore.load(runID: id, store: store) } } catch {
+            do { previous = try BlockingWork.wait { try await ManifestStore.load(runID: id, store: store) } } catch {
                 throw BackfillFailure(BackfillStatus.usage, "--resume \(id): cannot read \(BackfillManifest.key(runID: id)) "
                     + "in \(setup.storage.url): \(error)")
             }
@@ -363,7 +358,7 @@ package final class BackfillRun: @unchecked Sendable {
             chunks = previous.chunks
             for i in chunks.indices where chunks[i].state != "done" {
                 for f in chunks[i].files {
-                    do { try Bridge.wait { try await store.delete(key: f.key) } } catch {
+                    do { try BlockingWork.wait { try await store.delete(key: f.key) } } catch {
                         throw BackfillFailure(BackfillStatus.failure, "--resume: removing \(f.key) of an unfinished chunk: \(error)")
                     }
                 }
@@ -381,7 +376,7 @@ package final class BackfillRun: @unchecked Sendable {
             manifest.error = nil
         }
         let manifests = ManifestStore(manifest, store: store)
-        do { try Bridge.wait { try await manifests.update { _ in } } } catch {
+        do { try BlockingWork.wait { try await manifests.update { _ in } } } catch {
             throw BackfillFailure(BackfillStatus.failure, "storage \(setup.storage.url): writing the manifest: \(error)")
         }
 
@@ -455,7 +450,7 @@ package final class BackfillRun: @unchecked Sendable {
         let finalState = failure != nil ? "failed" : interrupted ? "cancelled" : rejects.rejected > 0 ? "done_with_rejects" : "done"
         let endedAt = Self.timestamp(Date())
         let failureText = failure?.description
-        _ = try? Bridge.wait {
+        _ = try? BlockingWork.wait {
             try await manifests.update { m in
                 m.state = finalState
                 m.endedAt = endedAt
@@ -465,7 +460,7 @@ package final class BackfillRun: @unchecked Sendable {
                 }
             }
         }
-        let final = Bridge.waitValue { await manifests.manifest }
+        let final = BlockingWork.waitValue { await manifests.manifest }
         let secs = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 1e-9)
         let summary = "backfill \(runID) \(finalState): \(final.rows) rows in \(final.files.count) files "
             + "(\(final.bytes) bytes) in \(String(format: "%.2f", secs)) s, \(String(format: "%.0f", Double(rowsRead.load(ordering: .relaxed)) / secs)) rows/s"
@@ -508,18 +503,14 @@ package final class BackfillRun: @unchecked Sendable {
     func runChunk(_ chunk: BackfillManifest.Chunk, conn: PGConnection, context: JobContext, plan: BackfillPlan) throws {
         let id = chunk.id
         let manifests = context.manifests
-        try Bridge.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
+        try BlockingWork.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
         var finished: [BackfillManifest.File] = []
         let output = ChunkOutput(schema: context.reader.schema, properties: context.properties, store: context.store,
                                  options: context.options, prefix: context.prefix, maxFileBytes: context.maxFileBytes) { file in
             finished.append(file)
-            try Bridge.wait { try await manifests.update { m in m.chunks[id].files.append(file) } }
+            try BlockingWork.wait { try await manifests.update { m in m.chunks[id].files.append(file) } }
         }
-        let from = chunk.relation ?? {
-            var body = Substring(context.reader.query ?? "")
-            while let l = body.last, l == ";" || l.isWhitespace { body.removeLast() }
-            return "(\(body)) AS lw_q"
-        }()
+        let from = chunk.relation ?? "(\(Self.queryBody(context.reader.query ?? ""))) AS lw_q"
         let sql = context.reader.sql(chunk, from: from)
         var rows = 0
         var rejected = 0
@@ -533,9 +524,9 @@ package final class BackfillRun: @unchecked Sendable {
             try output.finishAll()
         } catch {
             output.abortAll()
-            for f in finished { _ = try? Bridge.wait { try await context.store.delete(key: f.key) } }
+            for f in finished { _ = try? BlockingWork.wait { try await context.store.delete(key: f.key) } }
             let state = cancelled.load(ordering: .relaxed) ? "cancelled" : "failed"
-            _ = try? Bridge.wait {
+            _ = try? BlockingWork.wait {
                 try await manifests.update { m in
                     m.chunks[id].state = state
                     m.chunks[id].files = []
@@ -544,7 +535,7 @@ package final class BackfillRun: @unchecked Sendable {
             throw error
         }
         let (r, j) = (rows, rejected)
-        try Bridge.wait {
+        try BlockingWork.wait {
             try await manifests.update { m in
                 m.chunks[id].state = "done"
                 m.chunks[id].rows = r
@@ -697,6 +688,13 @@ package final class BackfillRun: @unchecked Sendable {
         out(s)
     }
 
+    /// `--query` without trailing semicolons and blanks, to wrap as a subquery.
+    static func queryBody(_ sql: String) -> Substring {
+        var body = Substring(sql)
+        while let l = body.last, l == ";" || l.isWhitespace { body.removeLast() }
+        return body
+    }
+
     static func newRunID(_ d: Date) -> String {
         var t = time_t(d.timeIntervalSince1970)
         var tmv = tm()
@@ -715,7 +713,7 @@ package final class BackfillRun: @unchecked Sendable {
     }
 }
 
-extension Bridge {
+extension BlockingWork {
     /// `wait` for work that cannot fail.
     static func waitValue<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
         (try? wait { await body() })!

@@ -6,14 +6,6 @@ import ObjectStore
 import Parquet
 import Synchronization
 
-/// Awaits async work from a job thread (never a cooperative-pool thread): the job threads are
-/// blocking libpq readers, the store is async.
-enum Bridge {
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        try BlockingWork.wait(body)
-    }
-}
-
 /// A Hive partition of the output: an hour, or the default partition (a null time).
 package enum OutputPartition: Hashable, Sendable {
     case hour(HourPartition)
@@ -88,7 +80,7 @@ final class ChunkOutput {
         guard let f = open.removeValue(forKey: partition) else { return }
         lastUse[partition] = nil
         let rows = Int(f.rowCount)
-        let result = try Bridge.wait { try await f.finish() }
+        let result = try BlockingWork.wait { try await f.finish() }
         try onFinished(BackfillManifest.File(key: f.key, rows: rows, bytes: result.bytes))
     }
 
@@ -102,7 +94,7 @@ final class ChunkOutput {
         let files = Array(open.values)
         open.removeAll()
         lastUse.removeAll()
-        for f in files { _ = try? Bridge.wait { await f.abort() } }
+        for f in files { _ = try? BlockingWork.wait { await f.abort() } }
     }
 }
 
