@@ -37,6 +37,10 @@ package struct ParquetUpload {
         package var peakPendingBytes: Int
         /// The footer as written (statistics per row group and column).
         package var metadata: FileMetaData?
+        /// Time spent encoding (and compressing), and time spent waiting for the store (part
+        /// uploads and the final PUT or completion): together about the flush's duration.
+        package var encodeDuration: Duration = .zero
+        package var uploadDuration: Duration = .zero
     }
 
     /// Encoding went wrong (a ``ParquetError``, a compressor error): retrying cannot help, unlike
@@ -74,6 +78,8 @@ package final class ParquetFileUpload: @unchecked Sendable {
     private let upload: any ObjectWriter
     private var peak = 0
     private var finished = false
+    private var encodeTime = Duration.zero
+    private var uploadTime = Duration.zero
     package let key: String
 
     package init(schema: ParquetSchema, properties: WriterProperties, key: String, store: any ObjectStore,
@@ -115,13 +121,18 @@ package final class ParquetFileUpload: @unchecked Sendable {
     package func appendBlocking(_ batch: RowBatch) throws {
         var cursor = RowBatchCursor()
         var done = false
+        let clock = ContinuousClock()
         while !done {
+            let started = clock.now
             do { done = try writer.write(batch, from: &cursor) } catch { throw ParquetUpload.EncodeFailure(underlying: error) }
+            encodeTime += started.duration(to: clock.now)
             peak = max(peak, sink.buffer.readableBytes)
             let bytes = sink.take()
             if bytes.readableBytes > 0 {
                 let upload = self.upload
+                let sent = clock.now
                 try BlockingWork.wait { try await upload.write(bytes) }
+                uploadTime += sent.duration(to: clock.now)
             }
         }
     }
@@ -136,12 +147,15 @@ package final class ParquetFileUpload: @unchecked Sendable {
     package func finish() async throws -> ParquetUpload.Result {
         let metadata = try await encode { w in try w.close() }
         try await ship()
+        let sent = ContinuousClock.now
         _ = try await upload.finish()
+        uploadTime += sent.duration(to: .now)
         finished = true
         var parts = 0
         if let m = upload as? MultipartObjectWriter { parts = await m.partsStarted }
         return ParquetUpload.Result(bytes: Int(writer.bytesWritten), rowGroups: metadata.rowGroups.count, parts: parts,
-                                    peakPendingBytes: peak, metadata: metadata)
+                                    peakPendingBytes: peak, metadata: metadata, encodeDuration: encodeTime,
+                                    uploadDuration: uploadTime)
     }
 
     /// Abandons the upload (nothing becomes visible).
@@ -153,11 +167,17 @@ package final class ParquetFileUpload: @unchecked Sendable {
     private func ship() async throws {
         peak = max(peak, sink.buffer.readableBytes)
         let bytes = sink.take()
-        if bytes.readableBytes > 0 { try await upload.write(bytes) }
+        if bytes.readableBytes > 0 {
+            let sent = ContinuousClock.now
+            try await upload.write(bytes)
+            uploadTime += sent.duration(to: .now)
+        }
     }
 
     private func encode<T: Sendable>(_ body: @escaping @Sendable (ParquetWriter) throws -> T) async throws -> T {
         let box = WriterBox(writer: writer)
+        let started = ContinuousClock.now
+        defer { encodeTime += started.duration(to: .now) }
         do {
             return try await BlockingWork.run { try body(box.writer) }
         } catch {

@@ -16,7 +16,8 @@ extension StorageConfig {
     ///   in another bucket); nil opens `url` of the configuration.
     package func openStore(url other: String? = nil, logger: Logger = Logger(label: "lakewriter"),
                            relativeTo directory: String = FileManager.default.currentDirectoryPath,
-                           onRetry: (@Sendable (RetryEvent) -> Void)? = nil) throws -> any ObjectStore {
+                           onRetry: (@Sendable (RetryEvent) -> Void)? = nil,
+                           onRequest: (@Sendable (RequestEvent) -> Void)? = nil) throws -> any ObjectStore {
         var target = self
         if let other { target.url = other }
         let url = target.resolvedURL(relativeTo: directory)
@@ -24,10 +25,11 @@ extension StorageConfig {
             try FileManager.default.createDirectory(atPath: String(url.dropFirst("file://".count)),
                                                     withIntermediateDirectories: true)
         }
-        let options = ObjectStoreOptions(endpoint: endpoint, region: region,
+        var options = ObjectStoreOptions(endpoint: endpoint, region: region,
                                          addressing: pathStyle ? .pathStyle : .virtualHosted,
                                          credentials: staticCredentials, caCertificateFile: caFile,
                                          onRetry: onRetry, logger: logger)
+        options.onRequest = onRequest
         return try makeObjectStore(url: url, options: options)
     }
 

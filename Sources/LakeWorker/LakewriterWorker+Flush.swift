@@ -89,7 +89,8 @@ extension LakewriterWorker {
         }
         let elapsed = start.duration(to: .now)
         await state.learnEncodedSize(entity: job.entity, rawBytes: job.rawBytes, fileBytes: written.bytes)
-        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason)
+        metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason,
+                            encode: written.encodeDuration, upload: written.uploadDuration)
         logger.info("file written", metadata: [
             "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(written.bytes)",
             "row_groups": "\(written.rowGroups)", "parts": "\(written.parts)",

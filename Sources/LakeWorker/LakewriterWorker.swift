@@ -54,9 +54,12 @@ public final class LakewriterWorker: Service, Sendable {
         self.metrics = metrics
         self.flushConcurrency = flushConcurrency
         let m = metrics
-        self.store = try store ?? config.storage.openStore(logger: logger) { event in
+        metrics.prepare(for: config)
+        self.store = try store ?? config.storage.openStore(logger: logger, onRetry: { event in
             m.uploadRetry(entity: ObjectKeys.entity(ofKey: event.key ?? ""))
-        }
+        }, onRequest: { event in
+            m.storeRequest(operation: event.operation, status: event.status)
+        })
         redisConfiguration = try RedisConfiguration(url: config.redis.url)
         client = RedisStreamClient(configuration: redisConfiguration, logger: logger)
         self.entries = entries ?? client
@@ -156,7 +159,9 @@ public final class LakewriterWorker: Service, Sendable {
                     }
                 }
                 // Housekeeping: lag and pending gauges, storage probe, claiming abandoned entries.
-                group.addTask { await self.housekeeping(state: state, streams: streams, stopping: stopping) }
+                group.addTask {
+                    await self.housekeeping(state: state, streams: streams, stopping: stopping, consumer: consumer)
+                }
 
                 try await group.waitForAll()
             }
@@ -204,7 +209,8 @@ public final class LakewriterWorker: Service, Sendable {
 
     // MARK: Housekeeping
 
-    func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag) async {
+    func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag, consumer: StreamConsumer) async {
+        var reconnects = 0
         var lastClaim = ContinuousClock.now
         var lastTouch = ContinuousClock.now
         var lastDLQWarning: [String: ContinuousClock.Instant] = [:]
@@ -217,6 +223,16 @@ public final class LakewriterWorker: Service, Sendable {
             } catch {
                 storageReady.set("\(error)")
             }
+            // Freshness: the age of each entity's oldest row not yet durable.
+            for (entity, seconds) in await state.oldestUnwritten(now: .now) {
+                metrics.oldestBuffered(entity: entity, seconds: seconds)
+            }
+            let seen = consumer.status.reconnects
+            if seen > reconnects {
+                metrics.redisReconnects(seen - reconnects)
+                reconnects = seen
+            }
+            var redisAnswered = true
             for s in streams {
                 // The dead-letter stream's length, and a warning as it nears its cap (past it,
                 // the oldest dead letters are trimmed away).
@@ -230,12 +246,22 @@ public final class LakewriterWorker: Service, Sendable {
                         ])
                     }
                 }
-                if let groups = try? await client.groups(stream: s),
-                   let g = groups.first(where: { $0.name == config.redis.group }) {
-                    if let lag = g.lag { metrics.consumerLag(stream: s, lag) }
-                    metrics.pending(stream: s, g.pending)
+                do {
+                    let groups = try await client.groups(stream: s)
+                    if let g = groups.first(where: { $0.name == config.redis.group }) {
+                        if let lag = g.lag { metrics.consumerLag(stream: s, lag) }
+                        metrics.pending(stream: s, g.pending)
+                        if let seconds = try await lagSeconds(stream: s, group: g) {
+                            metrics.consumerLagSeconds(stream: s, seconds)
+                        }
+                    }
+                } catch {
+                    // An unknown stream (nothing written yet) is an answer; a failed round trip is not.
+                    if let e = error as? RedisError, e.code == .serverError || e.code == .noGroup { continue }
+                    redisAnswered = false
                 }
             }
+            metrics.redisUp(redisAnswered)
             // Entries held in buffers or slow flushes are touched (XCLAIM … JUSTID to ourselves)
             // so that they never look idle to another replica's XAUTOCLAIM.
             if lastTouch.duration(to: .now) >= claimEvery {
@@ -249,6 +275,26 @@ public final class LakewriterWorker: Service, Sendable {
             }
             for _ in 0..<20 where !stopping.isStopped { try? await Task.sleep(for: .milliseconds(250)) }
         }
+    }
+
+    /// Now minus the time of the group's oldest entry not yet acknowledged: the smallest pending
+    /// id, or the first entry after the last delivered one when the group lags behind. 0 when
+    /// everything is acknowledged; nil when Redis did not say.
+    func lagSeconds(stream: String, group g: GroupInfo) async throws -> Double? {
+        var oldest: StreamID?
+        if g.pending > 0 {
+            oldest = try await client.pending(stream: stream, group: config.redis.group).smallestID
+        }
+        if g.lag.map({ $0 > 0 }) ?? true {
+            let after = g.lastDeliveredID.map { "(" + $0.description } ?? "-"
+            if let first = try await client.command(["XRANGE", stream, after, "+", "COUNT", "1"]).array?.first?.array?.first?.text,
+               let id = StreamID(first) {
+                oldest = oldest.map { min($0, id) } ?? id
+            }
+        }
+        guard let oldest else { return 0 }
+        let nowMillis = Date().timeIntervalSince1970 * 1000
+        return max(0, (nowMillis - Double(oldest.milliseconds)) / 1000)
     }
 
     /// Resets the idle time of every entry this worker holds (`XCLAIM stream group me 0 ids… JUSTID`,

@@ -21,6 +21,8 @@ struct FlushJob: Sendable {
     /// until the job completes.
     var memoryBytes: Int
     var reason: FlushPolicy.Reason
+    /// When the first of its rows was buffered (freshness: the oldest row not yet durable).
+    var firstAppend: ContinuousClock.Instant
     /// The schema version the rows were decoded with, for `unknown_fields: evolve` entities:
     /// recorded under `_schemas/` before the file is uploaded.
     var schemaVersion: Int?
@@ -93,6 +95,8 @@ actor WorkerState {
     /// Entry ids of sealed jobs until they complete, per job sequence: with the buffers' ids,
     /// what this worker holds (never claimed back from itself, kept from looking idle).
     private var inFlightIDs: [Int: [(stream: String, ids: [StreamID])]] = [:]
+    /// Entity and first-append instant of sealed jobs until they complete, per job sequence.
+    private var inFlightSince: [Int: (entity: Int, since: ContinuousClock.Instant)] = [:]
     private let jobs: AsyncStream<FlushJob>.Continuation
     private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -345,9 +349,10 @@ actor WorkerState {
         var ids: [(String, [StreamID])] = []
         for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
         inFlightIDs[sequence] = ids
+        inFlightSince[sequence] = (key.entity, b.firstAppend)
         jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
                             batch: b.batch, ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
-                            reason: reason,
+                            reason: reason, firstAppend: b.firstAppend,
                             schemaVersion: entities[key.entity].evolution?.schema.version))
     }
 
@@ -356,6 +361,7 @@ actor WorkerState {
     /// A job ended (written and acknowledged, or abandoned at shutdown).
     func completed(_ job: FlushJob) {
         inFlightIDs[job.sequence] = nil
+        inFlightSince[job.sequence] = nil
         inFlightBytes -= job.memoryBytes
         inFlightJobs -= 1
         resumeWaiters()
@@ -384,6 +390,18 @@ actor WorkerState {
             for (st, ids) in job where st == stream { out.formUnion(ids) }
         }
         return out
+    }
+
+    /// Per entity, the age in seconds of its oldest row not yet in a durable file (buffered or
+    /// being written); 0 for an entity with nothing buffered.
+    func oldestUnwritten(now: ContinuousClock.Instant) -> [(entity: String, seconds: Double)] {
+        var oldest = [ContinuousClock.Instant?](repeating: nil, count: entities.count)
+        func note(_ e: Int, _ t: ContinuousClock.Instant) { if oldest[e].map({ t < $0 }) ?? true { oldest[e] = t } }
+        for (k, b) in buffers where b.rows > 0 { note(k.entity, b.firstAppend) }
+        for v in inFlightSince.values { note(v.entity, v.since) }
+        return entities.indices.map { e in
+            (entities[e].config.name, oldest[e].map { max(0, $0.duration(to: now).seconds) } ?? 0)
+        }
     }
 
     /// True while nothing suggests our own pending entries could look abandoned to XAUTOCLAIM.

@@ -14,6 +14,8 @@ public struct ObjectStoreOptions: Sendable, CustomStringConvertible {
     public var retry: RetryPolicy
     public var maxConnections: Int
     public var onRetry: (@Sendable (RetryEvent) -> Void)?
+    /// Each attempt's outcome (S3 only).
+    public var onRequest: (@Sendable (RequestEvent) -> Void)?
     public var logger: Logger?
 
     public init(endpoint: String? = nil, region: String = "us-east-1", addressing: S3Configuration.Addressing? = nil,
@@ -60,6 +62,7 @@ public func makeObjectStore(url: String, options: ObjectStoreOptions = ObjectSto
                                      addressing: options.addressing, credentials: credentials,
                                      caCertificateFile: options.caCertificateFile, retry: options.retry,
                                      maxConnections: options.maxConnections, onRetry: options.onRetry)
+        config.onRequest = options.onRequest
         if let logger = options.logger { config.logger = logger }
         return try S3ObjectStore(configuration: config)
     }

@@ -51,6 +51,13 @@ public struct RetryEvent: Sendable {
     public var reason: String
 }
 
+/// One attempt of one request, answered (`status`) or failed in transport (`status` nil), for
+/// `lakewriter_store_requests_total{operation, status}`.
+public struct RequestEvent: Sendable {
+    public var operation: String
+    public var status: Int?
+}
+
 /// A token bucket shared by every request of one store.
 final class RetryBudget: Sendable {
     private let tokens: Mutex<Int>

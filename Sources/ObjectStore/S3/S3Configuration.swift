@@ -35,6 +35,8 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     public var maxConnections: Int
     /// Called for each retry, e.g. to count `objectstore_retries_total`.
     public var onRetry: (@Sendable (RetryEvent) -> Void)?
+    /// Called once per attempt with its outcome, e.g. to count requests by operation and status.
+    public var onRequest: (@Sendable (RequestEvent) -> Void)?
     public var logger: Logger
 
     public init(bucket: String, prefix: String = "", endpoint: String? = nil, region: String = "us-east-1",

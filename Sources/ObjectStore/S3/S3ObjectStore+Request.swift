@@ -84,6 +84,7 @@ extension S3ObjectStore {
                                                         logger: nil)
                 let body = try await response.body.collect(upTo: call.maxResponseBytes)
                 let status = Int(response.status.code)
+                configuration.onRequest?(RequestEvent(operation: call.operation, status: status))
                 let result = S3Response(status: status, headers: response.headers, body: body)
                 if (200..<300).contains(status) {
                     if call.errorIn200, S3XML(body.readableBytesView).hasRoot("Error") {
@@ -110,6 +111,7 @@ extension S3ObjectStore {
                                            + "or set caCertificateFile to the CA that signed it", attempts: attempt)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
+                configuration.onRequest?(RequestEvent(operation: call.operation, status: nil))
                 let timeout = [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded]
                     .contains { ($0 as HTTPClientError) == (error as? HTTPClientError) }
                 failure = .transport(String(describing: error), isTimeout: timeout)
