@@ -262,6 +262,7 @@ public final class LakewriterWorker: Service, Sendable {
                 }
             }
             metrics.redisUp(redisAnswered)
+            metrics.ready(await readiness() == nil)
             // Entries held in buffers or slow flushes are touched (XCLAIM … JUSTID to ourselves)
             // so that they never look idle to another replica's XAUTOCLAIM.
             if lastTouch.duration(to: .now) >= claimEvery {

@@ -198,6 +198,11 @@ public final class WorkerMetrics: Sendable {
             .set(Int64(up ? 1 : 0))
     }
 
+    /// 1 while `/readyz` would answer 200.
+    public func ready(_ ready: Bool) {
+        gauge("lakewriter_ready", "1 while the worker is ready (/readyz answers 200), else 0", []).set(Int64(ready ? 1 : 0))
+    }
+
     public func redisReconnects(_ n: Int) {
         counter("lakewriter_redis_reconnects_total", Help.reconnects, []).increment(by: Int64(n))
     }
