@@ -6,7 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The small HTTP endpoint of the worker: `/healthz` (the process is alive),
+/// The small HTTP endpoint of the worker: `/healthz` (alive: 503 when the worker is hung),
 /// `/readyz` (Redis and storage reachable) and `/metrics` (Prometheus text).
 public struct HealthServer: Service {
     /// Answers readiness: nil when ready, else why not (shown in the body of a 503).
@@ -16,6 +16,8 @@ public struct HealthServer: Service {
     public var port: Int
     public var metrics: WorkerMetrics
     public var readiness: ReadinessCheck
+    /// Nil while alive, else what is hung (a 503 on `/healthz`).
+    public var liveness: ReadinessCheck
     public var logger: Logger
     let onBound: (@Sendable (Int) -> Void)?
     /// Open connections (the gate's counter).
@@ -30,7 +32,8 @@ public struct HealthServer: Service {
 
     /// - Parameter onBound: called with the bound port (useful with port 0 in tests).
     public init(listen: String, metrics: WorkerMetrics, logger: Logger,
-                readiness: @escaping ReadinessCheck, onBound: (@Sendable (Int) -> Void)? = nil,
+                readiness: @escaping ReadinessCheck, liveness: @escaping ReadinessCheck = { nil },
+                onBound: (@Sendable (Int) -> Void)? = nil,
                 maxConnections: Int = 128, idleTimeout: Duration = .seconds(60)) throws {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
@@ -39,6 +42,7 @@ public struct HealthServer: Service {
         self.port = address.port
         self.metrics = metrics
         self.readiness = readiness
+        self.liveness = liveness
         self.logger = logger
         self.onBound = onBound
     }
@@ -122,6 +126,9 @@ public struct HealthServer: Service {
         }
         switch path {
         case "/healthz":
+            if let why = await liveness() {
+                return (.serviceUnavailable, "text/plain", Array("hung: \(why)\n".utf8))
+            }
             return (.ok, "text/plain", Array("ok\n".utf8))
         case "/readyz":
             if let why = await readiness() {

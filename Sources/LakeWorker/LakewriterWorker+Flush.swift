@@ -22,7 +22,9 @@ extension LakewriterWorker {
                 }
                 running += 1
                 group.addTask {
+                    self.alive.flushStarted()
                     await self.flush(job, state: state)
+                    self.alive.flushEnded()
                     await state.completed(job)
                 }
             }
@@ -73,6 +75,7 @@ extension LakewriterWorker {
                     return
                 }
                 attempt += 1
+                alive.flushProgress()
                 if !failing { failing = true; await state.flushFailing(true) }
                 storageReady.set("\(error)")
                 metrics.flushFailed(entity: job.entity)

@@ -38,6 +38,8 @@ public final class LakewriterWorker: Service, Sendable {
     let storageReady = ReadinessFlag()
     /// Files given up at shutdown (grace exceeded): their entries stay pending.
     let abandoned = Mutex(0)
+    /// Progress of the read loop and the flushes, for `/healthz`.
+    let alive: Liveness
 
     /// - Parameter store: the object store to write to; nil opens the one `storage` configures.
     public convenience init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
@@ -53,6 +55,7 @@ public final class LakewriterWorker: Service, Sendable {
         self.logger = logger
         self.metrics = metrics
         self.flushConcurrency = flushConcurrency
+        alive = Liveness(timeout: config.http.livenessTimeout)
         let m = metrics
         metrics.prepare(for: config)
         self.store = try store ?? config.storage.openStore(logger: logger, onRetry: { event in
@@ -72,6 +75,9 @@ public final class LakewriterWorker: Service, Sendable {
         if let why = storageReady.reason { return "storage: \(why)" }
         return nil
     }
+
+    /// Nil while the worker makes progress (or has nothing to do), else what is hung (`/healthz`).
+    public func liveness() -> String? { alive.check() }
 
     public func run() async throws {
         let lease = ConsumerLease(client: client, group: config.redis.group, consumer: config.redis.consumer,
@@ -124,8 +130,10 @@ public final class LakewriterWorker: Service, Sendable {
                     }
                     do {
                         for try await batch in consumer {
+                            self.alive.readProgress()
                             try await self.handle(batch, state: state)
-                            await state.waitForMemory()
+                            self.alive.readProgress()
+                            await state.waitForMemory(liveness: self.alive)
                         }
                     } catch {
                         if !(error is CancellationError) {
@@ -211,6 +219,7 @@ public final class LakewriterWorker: Service, Sendable {
 
     func housekeeping(state: WorkerState, streams: [String], stopping: StopFlag, consumer: StreamConsumer) async {
         var reconnects = 0
+        var readerErrors = 0
         var lastClaim = ContinuousClock.now
         var lastTouch = ContinuousClock.now
         var lastDLQWarning: [String: ContinuousClock.Instant] = [:]
@@ -227,12 +236,18 @@ public final class LakewriterWorker: Service, Sendable {
             for (entity, seconds) in await state.oldestUnwritten(now: .now) {
                 metrics.oldestBuffered(entity: entity, seconds: seconds)
             }
-            let seen = consumer.status.reconnects
-            if seen > reconnects {
-                metrics.redisReconnects(seen - reconnects)
-                reconnects = seen
+            let status = consumer.status
+            if status.reconnects > reconnects {
+                metrics.redisReconnects(status.reconnects - reconnects)
+                reconnects = status.reconnects
+            }
+            // A reader retrying its connection is busy, not hung.
+            if status.errors != readerErrors {
+                readerErrors = status.errors
+                alive.readProgress()
             }
             var redisAnswered = true
+            var waiting = 0
             for s in streams {
                 // The dead-letter stream's length, and a warning as it nears its cap (past it,
                 // the oldest dead letters are trimmed away).
@@ -249,7 +264,10 @@ public final class LakewriterWorker: Service, Sendable {
                 do {
                     let groups = try await client.groups(stream: s)
                     if let g = groups.first(where: { $0.name == config.redis.group }) {
-                        if let lag = g.lag { metrics.consumerLag(stream: s, lag) }
+                        if let lag = g.lag {
+                            metrics.consumerLag(stream: s, lag)
+                            waiting += lag
+                        }
                         metrics.pending(stream: s, g.pending)
                         if let seconds = try await lagSeconds(stream: s, group: g) {
                             metrics.consumerLagSeconds(stream: s, seconds)
@@ -262,6 +280,7 @@ public final class LakewriterWorker: Service, Sendable {
                 }
             }
             metrics.redisUp(redisAnswered)
+            if redisAnswered { alive.waiting(waiting) }
             metrics.ready(await readiness() == nil)
             // Entries held in buffers or slow flushes are touched (XCLAIM … JUSTID to ourselves)
             // so that they never look idle to another replica's XAUTOCLAIM.

@@ -34,7 +34,7 @@ public enum WorkerMain {
         do {
             let worker = try LakewriterWorker(config: config, logger: logger, metrics: metrics)
             let http = try HealthServer(listen: config.http.listen, metrics: metrics, logger: logger,
-                                        readiness: { await worker.readiness() })
+                                        readiness: { await worker.readiness() }, liveness: { worker.liveness() })
             // Services shut down in reverse order: the worker drains first, the HTTP endpoint
             // (metrics, readiness) stays up until it has.
             var groupConfig = ServiceGroupConfiguration(

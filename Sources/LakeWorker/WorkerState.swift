@@ -411,11 +411,13 @@ actor WorkerState {
     }
 
     /// Suspends while buffered plus in-flight data is at the memory limit.
-    func waitForMemory() async {
+    func waitForMemory(liveness: Liveness? = nil) async {
         while policy.mustRelieveMemory(totalBytes: totalBytes) && !closed {
             metrics.backpressure(true)
+            liveness?.paused(true)
             await withCheckedContinuation { memoryWaiters.append($0) }
         }
+        liveness?.paused(false)
         metrics.backpressure(false)
     }
 

@@ -131,3 +131,40 @@ import TestSupport
         }
     }
 }
+
+/// `/healthz` fails when the worker is hung: a store that accepts connections and never answers
+/// keeps a flush attempt from ending past `http.liveness_timeout`; once it answers, the worker is
+/// alive again (and the file lands). An idle worker with nothing to do stays alive.
+@Suite(.serialized) struct WorkerLivenessTests {
+    @Test func aFlushStuckPastTheLivenessTimeoutFailsHealthzUntilItMoves() async throws {
+        let env = try WorkerTests.env()
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
+        _ = try await WorkerTests.makeStore(env, bucket: bucket)
+        let proxy = try TCPProxy(targetPort: Int(env.s3Endpoint.split(separator: ":").last!)!)
+        defer { proxy.stop() }
+        var config = try WorkerTests.config(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)")
+        config.http.livenessTimeout = .seconds(10)
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        try await WorkerTests.withWorker(config) { worker in
+            // Idle with nothing to do, past the timeout: alive.
+            try await Task.sleep(for: .seconds(12))
+            #expect(worker.liveness() == nil)
+            proxy.setStalled(true)
+            for i in 0..<20 {
+                try await client.add(stream: "clicks-\(id)", fields: [StreamField("ts", "\(1_795_280_400_000 + i)"),
+                                                                    StreamField("user_id", "\(i)")])
+            }
+            try await WorkerTests.waitUntil(timeout: .seconds(40), "liveness failing on the stuck flush") {
+                worker.liveness() != nil
+            }
+            let why = try #require(worker.liveness())
+            #expect(why.contains("no flush attempt ended"), "\(why)")
+            proxy.setStalled(false)
+            try await WorkerTests.waitUntil(timeout: .seconds(90), "alive again and everything acknowledged") {
+                let acknowledged = try await WorkerTests.allAcknowledged(client, streams: ["clicks-\(id)"], group: "g-\(id)")
+                return acknowledged && worker.liveness() == nil
+            }
+        }
+    }
+}

@@ -68,3 +68,40 @@ import Testing
     }
 }
 
+
+/// The liveness rules on a synthetic clock.
+@Suite struct LivenessTests {
+    @Test func progressIsExpectedOnlyWhileThereIsWork() {
+        let t0 = ContinuousClock.now
+        let l = Liveness(timeout: .seconds(60), now: t0)
+        // Nothing to do: alive however long nothing happens.
+        #expect(l.check(now: t0 + .seconds(3600)) == nil)
+        // Entries wait from t+1h: the reader has 60 s from then.
+        l.waiting(500, now: t0 + .seconds(3600))
+        #expect(l.check(now: t0 + .seconds(3650)) == nil)
+        let hung = l.check(now: t0 + .seconds(3661))
+        #expect(hung?.contains("read loop") == true && hung?.contains("500 entries") == true)
+        l.readProgress(now: t0 + .seconds(3662))
+        #expect(l.check(now: t0 + .seconds(3700)) == nil)
+        // Paused for memory: the reader owes nothing; resumed, its clock restarts.
+        l.paused(true, now: t0 + .seconds(3700))
+        #expect(l.check(now: t0 + .seconds(5000)) == nil)
+        l.paused(false, now: t0 + .seconds(5000))
+        #expect(l.check(now: t0 + .seconds(5059)) == nil)
+        #expect(l.check(now: t0 + .seconds(5061)) != nil)
+        l.waiting(0, now: t0 + .seconds(5061))
+        #expect(l.check(now: t0 + .seconds(9000)) == nil)
+        // A flush whose attempt does not end for longer than the timeout.
+        l.flushStarted(now: t0 + .seconds(9000))
+        #expect(l.check(now: t0 + .seconds(9059)) == nil)
+        #expect(l.check(now: t0 + .seconds(9061))?.contains("no flush attempt ended") == true)
+        l.flushProgress(now: t0 + .seconds(9061))  // a failed attempt, retried: progress
+        #expect(l.check(now: t0 + .seconds(9100)) == nil)
+        l.flushEnded(now: t0 + .seconds(9100))
+        #expect(l.check(now: t0 + .seconds(20000)) == nil)
+        // `none`: never fails.
+        let off = Liveness(timeout: nil, now: t0)
+        off.waiting(1, now: t0)
+        #expect(off.check(now: t0 + .seconds(100_000)) == nil)
+    }
+}

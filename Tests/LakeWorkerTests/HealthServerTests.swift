@@ -14,6 +14,7 @@ import Testing
 @Suite struct HealthServerTests {
     final class Flag: Sendable {
         let ready = Mutex<String?>("redis: connecting")
+        let hung = Mutex<String?>(nil)
         let port = Mutex<Int>(0)
     }
 
@@ -27,6 +28,7 @@ import Testing
         let flag = Flag()
         let server = try HealthServer(listen: "127.0.0.1:0", metrics: metrics, logger: Logger(label: "test"),
                                       readiness: { flag.ready.withLock { $0 } },
+                                      liveness: { flag.hung.withLock { $0 } },
                                       onBound: { p in flag.port.withLock { $0 = p } })
         let task = Task { try await server.run() }
         defer { task.cancel() }
@@ -43,6 +45,10 @@ import Testing
 
         let (hs, hb) = try await get(port, "/healthz")
         #expect(hs == 200 && hb == "ok\n")
+        flag.hung.withLock { $0 = "the read loop made no progress for 301 s while 9 entries wait" }
+        let (hs2, hb2) = try await get(port, "/healthz")
+        #expect(hs2 == 503 && hb2.contains("hung: the read loop made no progress"))
+        flag.hung.withLock { $0 = nil }
         let (rs, rb) = try await get(port, "/readyz")
         #expect(rs == 503 && rb.contains("redis: connecting"))
         flag.ready.withLock { $0 = nil }

@@ -10,6 +10,7 @@ public final class TCPProxy: @unchecked Sendable {
     // State is guarded by `lock`; sockets are closed only under it.
     private let lock = NSLock()
     private var down = false
+    private var stalled = false
     private var connections: [Int32] = []
     private var listener: Int32 = -1
     private var stopped = false
@@ -46,6 +47,19 @@ public final class TCPProxy: @unchecked Sendable {
             for c in connections { shutdown(c, Int32(SHUT_RDWR)) }
         }
         lock.unlock()
+    }
+
+    /// Hold every byte in both directions (true), as a hung server or network does: connections
+    /// stay open, nothing arrives, until it is set back to false.
+    public func setStalled(_ value: Bool) {
+        lock.lock()
+        stalled = value
+        lock.unlock()
+    }
+
+    private var isStalled: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stalled && !down && !stopped
     }
 
     public func stop() {
@@ -90,6 +104,7 @@ public final class TCPProxy: @unchecked Sendable {
         while true {
             let n = buf.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             if n <= 0 { break }
+            while isStalled { usleep(20_000) }
             var off = 0
             while off < n {
                 let w = buf.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }

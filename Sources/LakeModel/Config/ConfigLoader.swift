@@ -283,10 +283,18 @@ private struct Reader {
     }
 
     func http(_ n: YAMLNode, _ h: inout HTTPConfig) throws(ConfigError) {
-        for (_, v) in try mapping(n, allowed: ["listen"]) {
+        for (key, v) in try mapping(n, allowed: ["listen", "liveness_timeout"]) {
             if v.isNull { continue }
-            h.listen = try string(v)
-            guard ListenAddress(h.listen) != nil else { throw error(v, "expected HOST:PORT") }
+            switch key {
+            case "liveness_timeout":
+                if try string(v) == "none" { h.livenessTimeout = nil; continue }
+                let d = try duration(v)
+                guard d >= .seconds(10) else { throw error(v, "at least 10s (or none): shorter ones restart a busy worker") }
+                h.livenessTimeout = d
+            default:
+                h.listen = try string(v)
+                guard ListenAddress(h.listen) != nil else { throw error(v, "expected HOST:PORT") }
+            }
         }
     }
 

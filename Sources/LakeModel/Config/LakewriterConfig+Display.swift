@@ -24,7 +24,7 @@ extension LakewriterConfig {
         out += "  row_group_rows: \(parquet.rowGroupRows)\n  row_group_bytes: \(z(parquet.rowGroupBytes))\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
         out += "flush:\n  max_rows: \(flush.maxRows)\n  max_bytes: \(z(flush.maxBytes))\n  max_age: \(d(flush.maxAge))\n"
         out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
-        out += "http:\n  listen: \(q(http.listen))\n"
+        out += "http:\n  listen: \(q(http.listen))\n  liveness_timeout: \(http.livenessTimeout.map(d) ?? "none")\n"
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
         out += "entities:\n"
         for e in entities {

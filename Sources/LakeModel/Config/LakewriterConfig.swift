@@ -167,6 +167,10 @@ public struct FlushConfig: Sendable, Equatable {
 public struct HTTPConfig: Sendable, Equatable {
     /// `HOST:PORT`. Default `0.0.0.0:8083`.
     public var listen = "0.0.0.0:8083"
+    /// `/healthz` fails when the worker makes no progress for this long while there is work:
+    /// entries wait to be read and the reader neither reads nor retries, or a file is being
+    /// written and no attempt ends. Default 5m; nil (`none`) never fails.
+    public var livenessTimeout: Duration? = .seconds(300)
 
     public init() {}
 
