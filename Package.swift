@@ -101,8 +101,9 @@ let package = Package(
         .target(
             name: "LakeTools",
             dependencies: [
-                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore",
+                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore", "RedisStreams",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -156,7 +157,7 @@ let package = Package(
         .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                             "RedisStreams", "TestSupport"]),
         .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeModel", "LakeDecoding", "LakeOutput",
-                                                           "Parquet", "ObjectStore", "TestSupport"]),
+                                                           "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                              "ObjectStore", "RedisStreams", "PostgresSource", "TestSupport"]),
     ]

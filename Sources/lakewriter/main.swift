@@ -55,14 +55,27 @@ struct Inspect: AsyncParsableCommand {
     }
 }
 
-struct CheckConfig: ParsableCommand {
+struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Validate a configuration and print it resolved, secrets masked.")
-    @Option(name: .long, help: "The YAML configuration file.") var config: String
+        commandName: "check-config", abstract: "Validate a configuration and print it resolved, secrets masked.",
+        discussion: """
+            With --connect it then contacts Redis (PING, each stream and the consumer group, the consumer-name
+            lease) and the store (writes, reads back and deletes a probe object under the prefix), one verdict per
+            line, so a wrong endpoint, bucket or password shows before deploying.
 
-    func run() throws {
+            Exit codes: 0 valid (and, with --connect, everything answered); 1 a --connect check failed;
+            2 the configuration is invalid.
+            """)
+    @Option(name: .long, help: "The YAML configuration file.") var config: String
+    @Flag(name: .long, help: "Also contact Redis and the store and report each.") var connect = false
+
+    func run() async throws {
         let code = Commands.checkConfig(path: config)
         if code != 0 { throw ExitCode(code) }
+        if connect {
+            let c = await Commands.checkConnections(path: config)
+            if c != 0 { throw ExitCode(c) }
+        }
     }
 }
 
