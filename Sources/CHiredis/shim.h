@@ -79,16 +79,18 @@ static void lw_flat_free_object(void *obj) { (void)obj; }
 
 /* Reads the next reply of `c` into `f` (emptied first). Returns REDIS_OK or REDIS_ERR as
  * redisGetReply does; the context's own object functions are restored either way. */
+static redisReplyObjectFunctions lw_flat_functions = {
+    .createString = lw_flat_string, .createArray = lw_flat_array, .createInteger = lw_flat_integer,
+    .createNil = lw_flat_nil, .freeObject = lw_flat_free_object,
+};
+
 static inline int lw_flat_get_reply(redisContext *c, lw_flat *f) {
-    static redisReplyObjectFunctions functions = {
-        .createString = lw_flat_string, .createArray = lw_flat_array, .createInteger = lw_flat_integer,
-        .createNil = lw_flat_nil, .freeObject = lw_flat_free_object,
-    };
+    redisReplyObjectFunctions *functions = &lw_flat_functions;
     f->length = 0;
     f->count = 0;
     redisReplyObjectFunctions *saved = c->reader->fn;
     void *savedPrivdata = c->reader->privdata;
-    c->reader->fn = &functions;
+    c->reader->fn = functions;
     c->reader->privdata = f;
     void *reply = NULL;
     int rc = redisGetReply(c, &reply);
@@ -102,6 +104,23 @@ static inline int lw_flat_get_reply(redisContext *c, lw_flat *f) {
     c->reader->privdata = savedPrivdata;
     if (rc == REDIS_OK && reply == NULL) rc = REDIS_ERR;
     return rc;
+}
+
+/* Parses `n` bytes of RESP into `f` with the same reader functions as a connection (no socket):
+ * 1 a whole reply, 0 incomplete, -1 a protocol error. For tests and fuzzing of the flat path. */
+static inline int lw_flat_parse(const char *buf, size_t n, lw_flat *f) {
+    redisReader *r = redisReaderCreateWithFunctions(&lw_flat_functions);
+    if (!r) return -1;
+    f->length = 0;
+    f->count = 0;
+    r->privdata = f;
+    void *reply = NULL;
+    int rc = redisReaderFeed(r, buf, n);
+    if (rc == REDIS_OK) rc = redisReaderGetReply(r, &reply);
+    if (r->reply == (void *)f) r->reply = NULL;
+    redisReaderFree(r);
+    if (rc != REDIS_OK) return -1;
+    return reply ? 1 : 0;
 }
 
 static inline void lw_flat_release(lw_flat *f) {

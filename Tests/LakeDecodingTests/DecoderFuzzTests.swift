@@ -18,10 +18,10 @@ import TestSupport
         let entity = try #require(try ConfigLoader(environment: [:]).load(yaml: "entities:\n  all:\n    stream: s\n    unknown_fields: keep\n" + Fixtures.allTypesColumns).entity(named: "all"))
         let decoder = try EntityDecoder(entity: entity)
         var batch = decoder.makeBatch()
-        var rng = SeededGenerator(seed: 0xD3C0DE)
+        var rng = SeededGenerator(seed: Fuzz.seed(0xD3C0DE))
         let alphabet = Array("{}[]\":,\\-+.eE0123456789 tfnaluü\u{0}\n".utf8) + [0xFF, 0xC3, 0x80]
         var accepted = 0, refused = 0
-        for c in 0..<6000 {
+        for c in 0..<Fuzz.cases(6000) {
             var b = Array(Self.seeds[c % Self.seeds.count].utf8)
             for _ in 0..<Int.random(in: 1...6, using: &rng) {
                 switch Int.random(in: 0..<5, using: &rng) {

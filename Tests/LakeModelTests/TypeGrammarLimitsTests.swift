@@ -83,7 +83,7 @@ import TestSupport
     /// Seeded random token strings and mutations of valid types: every input parses to a type
     /// (whose description parses back to it) or fails with a position inside the text.
     @Test func mutatedTypesNeverCrash() {
-        var rng = SeededGenerator(seed: 0x7E9E_5EED)
+        var rng = SeededGenerator(seed: Fuzz.seed(0x7E9E_5EED))
         let tokens = ["list", "<", ">", "struct", "map", "string", ",", ":", "a", "b", "_x9", "not", "null", "not null",
                       "decimal", "(", ")", "38", "0", "99999999999999999999", "timestamp", "us", "ns", "utc", "time",
                       " ", "\t", "int64", "uint8", "json", "uuid", "date", "é", "\u{0}", "<<", ">>", "list<", "struct<a:",
@@ -92,7 +92,7 @@ import TestSupport
                      "struct<a:timestamp(us, utc), b:list<map<string, time(us)>>, c:uuid not null>",
                      Self.lists(32), Self.structs(31), "decimal(38,38)", "int64 not null"]
         var outcomes = (types: 0, failures: 0)
-        for i in 0..<5000 {
+        for i in 0..<Fuzz.cases(5000) {
             var text: [Character]
             if i % 3 == 0 {
                 text = Array((0..<Int.random(in: 0...60, using: &rng)).map { _ in tokens.randomElement(using: &rng)! }.joined())

@@ -148,9 +148,9 @@ import TestSupport
         let footer = Array(original[start..<(original.count - 8)])
         #expect(Inspector.report(try ParquetMetadataReader.read(bytes: original), path: "p", fileBytes: 0).schema.count == 10)
 
-        var rng = SeededGenerator(seed: 0x1A5E_C7)
+        var rng = SeededGenerator(seed: Fuzz.seed(0x1A5E_C7))
         var outcomes = (reports: 0, errors: 0)
-        for _ in 0..<1500 {
+        for _ in 0..<Fuzz.cases(1500) {
             var f = footer
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 let at = Int.random(in: 0..<f.count, using: &rng)

@@ -179,13 +179,13 @@ import TestSupport
         let (original, start, footer) = try Self.realFooter()
         #expect(try ParquetMetadataReader.read(bytes: original).schema.count > 5)
         let data = Array(original[0..<start])
-        var rng = SeededGenerator(seed: 0xF00F_E12)
+        var rng = SeededGenerator(seed: Fuzz.seed(0xF00F_E12))
         var outcomes = (read: 0, invalidFooter: 0, thrift: 0, other: 0)
         let varints: [[UInt8]] = [[0x01], [0x7F], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], [0xFE, 0xFF, 0xFF, 0xFF, 0x0F],
                                   [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80]]
         let meta = try FileMetaData(thriftBytes: footer)
         let counts: [Int32] = [-1, 0, 1, 2, 3, 7, 1000, Int32.max, Int32.min]
-        for n in 0..<3000 {
+        for n in 0..<Fuzz.cases(3000) {
             var f = footer
             if n % 3 == 0 {
                 // Structured: counts and the schema list changed, re-encoded as valid Thrift.

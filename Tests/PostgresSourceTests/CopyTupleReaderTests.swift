@@ -35,9 +35,9 @@ struct CopyTupleReaderTests {
         // A wrong column count is a protocol error, not a misread.
         #expect(throws: PostgresError.self) { try Self.frame(stream, columns: 2, pieces: .max) }
 
-        var rng = SeededGenerator(seed: 0xF4A3E)
+        var rng = SeededGenerator(seed: Fuzz.seed(0xF4A3E))
         var threw = 0
-        for c in 0..<3000 {
+        for c in 0..<Fuzz.cases(3000) {
             var b = stream
             switch c % 4 {
             case 0:

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A deterministic generator (SplitMix64), so randomized tests and benchmark data are the
 /// same on every run.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -35,4 +37,20 @@ public struct BenchOptions {
         guard let n = Int(values[name]!) else { fatalError("--\(name) needs a whole number") }
         return n
     }
+}
+
+/// The size of the seeded fuzz loops: the fixed count CI runs, scaled by `LAKEWRITER_FUZZ_SCALE`
+/// (`scripts/fuzz` runs them 100× longer), with `LAKEWRITER_FUZZ_SEED` mixed into every seed so a
+/// long run explores new inputs. A failure names the seed that reproduces it.
+public enum Fuzz {
+    public static var scale: Int {
+        ProcessInfo.processInfo.environment["LAKEWRITER_FUZZ_SCALE"].flatMap { Int($0) }.map { max(1, $0) } ?? 1
+    }
+    public static var extraSeed: UInt64 {
+        ProcessInfo.processInfo.environment["LAKEWRITER_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0
+    }
+    /// `count` cases in CI, `count × scale` by hand.
+    public static func cases(_ count: Int) -> Int { count * scale }
+    /// The loop's own seed, mixed with `LAKEWRITER_FUZZ_SEED` (unchanged when it is unset).
+    public static func seed(_ base: UInt64) -> UInt64 { extraSeed == 0 ? base : base ^ (extraSeed &* 0x9E37_79B9_7F4A_7C15) }
 }
