@@ -7,6 +7,8 @@ package protocol EntryAcknowledging: Sendable {
     func acknowledge(stream: String, group: String, ids: [StreamID]) async throws
     func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
                     maxLength: Int?) async throws
+    /// The entry `id` of `stream` as it is in the stream now (nil: deleted or trimmed since).
+    func entry(stream: String, id: StreamID) async throws -> StreamBatch?
 }
 
 extension RedisStreamClient: EntryAcknowledging {
@@ -18,5 +20,10 @@ extension RedisStreamClient: EntryAcknowledging {
                             entity: String, maxLength: Int?) async throws {
         let _: StreamID = try await deadLetter(entry: entry, of: batch, to: deadLetterStream, error: error,
                                                entity: entity, maxLength: maxLength)
+    }
+
+    package func entry(stream: String, id: StreamID) async throws -> StreamBatch? {
+        let b = try await range(stream: stream, start: id, end: id, count: 1)
+        return b.entries.first?.id == id ? b : nil
     }
 }

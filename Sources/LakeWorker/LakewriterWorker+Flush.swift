@@ -59,8 +59,10 @@ extension LakewriterWorker {
                 storageReady.set(nil)
                 break
             } catch let error as ParquetUpload.EncodeFailure {
-                // Rows were validated while decoding, so this is a bug: keep the entries pending
-                // (they are read again after a restart) rather than lose them.
+                // Rows were validated while decoding, so this is a bug. The refused rows go to the
+                // dead-letter stream and the rest is written; when they cannot be singled out, the
+                // entries stay pending (read again after a restart) rather than be lost.
+                if await salvage(job, failure: error, state: state) { return }
                 logger.error("encoding failed; entries stay pending", metadata: [
                     "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
                 ])

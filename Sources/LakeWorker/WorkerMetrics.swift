@@ -63,7 +63,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// Dead-letter reasons an entity's entries can have (`unroutable` entries have no entity).
-    static let deadLetterReasons = ["decode", "schema"]
+    static let deadLetterReasons = ["decode", "schema", "encode"]
 
     enum Help {
         static let consumed = "Stream entries read from Redis"

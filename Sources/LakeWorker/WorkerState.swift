@@ -23,6 +23,8 @@ struct FlushJob: Sendable {
     var reason: FlushPolicy.Reason
     /// When the first of its rows was buffered (freshness: the oldest row not yet durable).
     var firstAppend: ContinuousClock.Instant
+    /// The rest of a job whose refused rows were dead-lettered: never salvaged twice.
+    var salvaged = false
     /// The schema version the rows were decoded with, for `unknown_fields: evolve` entities:
     /// recorded under `_schemas/` before the file is uploaded.
     var schemaVersion: Int?

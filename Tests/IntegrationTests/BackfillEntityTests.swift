@@ -57,6 +57,7 @@ struct BackfillEntityTests {
         func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {}
         func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
                         maxLength: Int?) async throws {}
+        func entry(stream: String, id: StreamID) async throws -> StreamBatch? { nil }
     }
 
     static func duck(_ python: String, _ sql: String) throws -> [[String?]] {

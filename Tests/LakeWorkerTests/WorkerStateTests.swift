@@ -276,9 +276,17 @@ struct BatchBuilder {
 /// Records acknowledgements, and whether the file of the acknowledged rows was already stored.
 final class RecordingAcks: EntryAcknowledging {
     let events = Mutex<[String]>([])
+    let deadLetterErrors = Mutex<[String]>([])
     let lake: String
+    /// What `entry(stream:id:)` finds in the stream.
+    let stream: @Sendable (StreamID) -> StreamBatch?
 
-    init(lake: String) { self.lake = lake }
+    init(lake: String, stream: @escaping @Sendable (StreamID) -> StreamBatch? = { _ in nil }) {
+        self.lake = lake
+        self.stream = stream
+    }
+
+    func entry(stream: String, id: StreamID) async throws -> StreamBatch? { self.stream(id) }
 
     func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {
         let files = (FileManager.default.enumerator(atPath: lake)?.allObjects as? [String] ?? [])
@@ -289,6 +297,7 @@ final class RecordingAcks: EntryAcknowledging {
     func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
                     maxLength: Int?) async throws {
         events.withLock { $0.append("dlq \(deadLetterStream) \(batch.entries[entry].id) \(entity)") }
+        deadLetterErrors.withLock { $0.append(error) }
     }
 }
 

@@ -147,3 +147,52 @@ struct WriterErrorTests {
         #expect(throws: ParquetError.self) { try w.write(Self.batch(column: -1) { _ in }) }
     }
 }
+
+/// Every refused row is recorded (not only the first), moved with its row by `split` and
+/// `append(rowsOf:)`, and dropped by `truncate`: what the worker needs to take the refused rows
+/// out of a buffer and write the rest.
+@Suite struct FailedRowsTests {
+    static func batch(bad: Set<Int>, rows: Int = 8) -> RowBatch {
+        var b = RowBatch(WriterErrorTests.schema)
+        for r in 0..<rows {
+            b.columns[0].appendInt64(Int64(r))
+            b.columns[1].appendInt64(r == 6 && bad.contains(6) ? 1000 : Int64(r))  // int8 out of range on row 6
+            b.columns[2].appendInt64(Int64(r))
+            b.columns[3].appendDecimal(unscaled: Int128(r))
+            if bad.contains(r) && r != 6 { b.columns[4].appendBytes([0x61, 0xC3, 0x28]) } else { b.columns[4].appendString("n\(r)") }
+            b.columns[5].appendInt64(Int64(r))
+            b.columns[6].appendBytes([UInt8](repeating: UInt8(r), count: 16))
+        }
+        return b
+    }
+
+    @Test func everyRefusedRowIsRecordedAndTravelsWithItsRow() throws {
+        let b = Self.batch(bad: [1, 3, 6])
+        #expect(b.failedRows.rows == [1, 3, 6] && b.failedRows.complete)
+        #expect(b.columns[4].failedRows == [1, 3])
+        #expect(b.failure(ofRow: 1)?.code == .invalidUTF8)
+        #expect(b.failure(ofRow: 6)?.code == .valueOutOfRange)
+        #expect(b.failure(ofRow: 3) == nil)  // recorded as failed, but the column's first error is row 1
+
+        // The good rows alone encode and read back; the refused ones keep their marks.
+        let parts = b.split(byRowKeys: (0..<8).map { [1, 3, 6].contains($0) ? 1 : 0 })
+        let good = try #require(parts.first { $0.key == 0 }?.batch)
+        let bad = try #require(parts.first { $0.key == 1 }?.batch)
+        #expect(good.failedRows.rows.isEmpty && good.rowCount == 5)
+        #expect(bad.failedRows.rows == [0, 1, 2] && bad.rowCount == 3)
+        let sink = MemorySink()
+        let w = try ParquetWriter(schema: WriterErrorTests.schema, sink: sink)
+        try w.write(good)
+        _ = try w.close()
+        #expect(throws: ParquetError.self) { try ParquetWriter(schema: WriterErrorTests.schema, sink: MemorySink()).write(bad) }
+
+        // append(rowsOf:) brings the marks of the rows it copies, and truncate drops them.
+        var copy = RowBatch(WriterErrorTests.schema)
+        copy.append(rowsOf: b, 2..<7)
+        #expect(copy.failedRows.rows == [1, 4])
+        copy.truncate(toRows: 3)
+        #expect(copy.failedRows.rows == [1])
+        copy.truncate(toRows: 1)
+        #expect(copy.failedRows.rows.isEmpty && copy.columns.allSatisfy { $0.error == nil })
+    }
+}

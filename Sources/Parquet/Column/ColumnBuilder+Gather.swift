@@ -13,6 +13,8 @@ extension ColumnBuilder {
         c.bytes = []
         c.offsets = kind == Self.kBytes ? [0] : []
         c.firstError = nil
+        c.failedRowList = []
+        c.failedRowsOverflow = false
         return c
     }
 
@@ -125,9 +127,17 @@ extension ColumnBuilder {
         levels &+= levelRange.count
     }
 
+    /// Brings along the failed rows of `other` in `sourceRows`, placed from row `at` of self.
+    mutating func adoptFailedRows(of other: ColumnBuilder, _ sourceRows: Range<Int>, at: Int) {
+        if other.failedRowsOverflow { failedRowsOverflow = true }
+        guard !other.failedRowList.isEmpty else { return }
+        for r in other.failedRowList where sourceRows.contains(r) { noteFailedRow(at + (r - sourceRows.lowerBound)) }
+    }
+
     /// Takes `error` (one of a source builder's, its row moved to `row` of this builder) unless
     /// this builder already has one.
     mutating func adoptError(_ error: ParquetError, row: Int?) {
+        if let row { noteFailedRow(row) }
         guard firstError == nil else { return }
         var e = error
         e.row = row

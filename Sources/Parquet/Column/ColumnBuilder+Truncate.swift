@@ -42,6 +42,7 @@ extension ColumnBuilder {
         default: bytes.removeLast(dropped * fixedLength)
         }
         if let e = firstError, (e.row ?? 0) >= rowCount { firstError = nil }
+        while let last = failedRowList.last, last >= rowCount { failedRowList.removeLast() }
     }
 }
 

@@ -63,6 +63,12 @@ public struct ColumnBuilder: Sendable {
     /// Byte arrays: value i spans `offsets[i] ..< offsets[i + 1]`.
     @usableFromInline var offsets: [Int] = []
     @usableFromInline var firstError: ParquetError?
+    /// Every row whose append failed, ascending (``error`` is only the first): what a caller
+    /// needs to take the offending rows out and write the rest. At most
+    /// ``maxFailedRows``; past that ``failedRowsOverflowed`` is set.
+    @usableFromInline var failedRowList: [Int] = []
+    @usableFromInline var failedRowsOverflow = false
+    public static let maxFailedRows = 100_000
 
     public init(_ descriptor: ColumnDescriptor) {
         self.descriptor = descriptor
@@ -145,6 +151,8 @@ public struct ColumnBuilder: Sendable {
         offsets.removeAll(keepingCapacity: true)
         if kind == Self.kBytes { offsets.append(0) }
         firstError = nil
+        failedRowList.removeAll()
+        failedRowsOverflow = false
     }
 
     /// Reserves room for `values` values (and levels) and, for byte arrays, `bytes` bytes.
@@ -164,6 +172,10 @@ public struct ColumnBuilder: Sendable {
 
     /// The first invalid append, if any (also thrown by `ParquetWriter.write`).
     public var error: ParquetError? { firstError }
+    /// The rows whose append failed (see ``error`` for the first reason).
+    public var failedRows: [Int] { failedRowList }
+    /// More rows failed than ``maxFailedRows``: ``failedRows`` is incomplete.
+    public var failedRowsOverflowed: Bool { failedRowsOverflow }
 
     // MARK: - Levels
 
@@ -187,10 +199,17 @@ public struct ColumnBuilder: Sendable {
 
     @usableFromInline
     mutating func fail(_ code: ParquetError.Code, _ message: String) {
+        let row = Swift.max(rowCount - 1, 0)
         if firstError == nil {
-            firstError = ParquetError(code, column: descriptor.dottedPath, row: Swift.max(rowCount - 1, 0),
-                                      message: message)
+            firstError = ParquetError(code, column: descriptor.dottedPath, row: row, message: message)
         }
+        noteFailedRow(row)
+    }
+
+    @usableFromInline
+    mutating func noteFailedRow(_ row: Int) {
+        if let last = failedRowList.last, last >= row { return }
+        if failedRowList.count < Self.maxFailedRows { failedRowList.append(row) } else { failedRowsOverflow = true }
     }
 
     /// Records an absent value for a flat column (definition level `maxDefinitionLevel - 1`,

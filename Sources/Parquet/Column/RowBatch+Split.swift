@@ -99,6 +99,7 @@ extension RowBatch {
                 if errorRow >= first && errorRow < end, let e = c.firstError {
                     built[g].adoptError(e, row: built[g].rows + (errorRow - first))
                 }
+                built[g].adoptFailedRows(of: c, first..<end, at: built[g].rows)
                 built[g].appendEntries(of: c, levels: levelAt[r]..<levelAt[r + 1], values: valueAt[r]..<valueAt[r + 1],
                                        rows: end - first)
             }
@@ -135,6 +136,7 @@ extension RowBatch {
             if let e = o.firstError, let r = e.row, range.contains(r) {
                 columns[i].adoptError(e, row: columns[i].rows + (r - range.lowerBound))
             }
+            columns[i].adoptFailedRows(of: o, range, at: columns[i].rows)
             columns[i].appendEntries(of: o, levels: levelAt[0]..<levelAt[1], values: valueAt[0]..<valueAt[1],
                                      rows: range.count)
         }

@@ -44,6 +44,23 @@ public struct RowBatch: Sendable {
     }
 
     /// Throws the first recorded value error, or a mismatch in row counts between columns.
+    /// The rows some column refused a value of, ascending, and whether the list is complete
+    /// (false when a column recorded more than ``ColumnBuilder/maxFailedRows``).
+    public var failedRows: (rows: [Int], complete: Bool) {
+        var all = Set<Int>()
+        var complete = true
+        for c in columns {
+            all.formUnion(c.failedRows)
+            if c.failedRowsOverflowed { complete = false }
+        }
+        return (all.sorted(), complete)
+    }
+
+    /// Why row `row` was refused: the first recorded error of a column at that row, if any.
+    public func failure(ofRow row: Int) -> ParquetError? {
+        columns.lazy.compactMap(\.error).first { $0.row == row }
+    }
+
     public func validate() throws(ParquetError) {
         let rows = rowCount
         for c in columns {

@@ -119,6 +119,20 @@ public final class RedisStreamClient: Sendable {
         }
     }
 
+    /// XRANGE stream start end COUNT count: the entries between two ids (inclusive), as a batch
+    /// (source ``StreamBatch/Source/pending``).
+    public func range(stream: String, start: StreamID, end: StreamID, count: Int = 100) async throws -> StreamBatch {
+        var a = Argv(capacity: 64)
+        a.append("XRANGE"); a.append(stream); a.append(start); a.append(end); a.append("COUNT"); a.append(count)
+        return try await thread.run(a, operation: "XRANGE", stream: stream, retryable: true) { r throws(RedisError) in
+            let flat = FlatReply()
+            flat.load(r)
+            var at = 0
+            return try StreamBatch.decode(entries: flat, at: &at, stream: stream, source: .pending, skipThrough: nil,
+                                          operation: "XRANGE").batch
+        }
+    }
+
     // MARK: Adding, dead letters
 
     /// XADD stream [MAXLEN ~ maxLength] id field value ... Returns the new entry's id.
