@@ -444,9 +444,9 @@ package final class BackfillRun: @unchecked Sendable {
         progress.stop()
         let elapsed = startedAt.duration(to: .now)
 
-        try? rejects.close()
         let failure = failed.withLock { $0 }
         let interrupted = cancelled.load(ordering: .relaxed)
+        try? rejects.close(replacing: failure == nil && !interrupted)
         let finalState = failure != nil ? "failed" : interrupted ? "cancelled" : rejects.rejected > 0 ? "done_with_rejects" : "done"
         let endedAt = Self.timestamp(Date())
         let failureText = failure?.description
@@ -464,7 +464,7 @@ package final class BackfillRun: @unchecked Sendable {
         let secs = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 1e-9)
         let summary = "backfill \(runID) \(finalState): \(final.rows) rows in \(final.files.count) files "
             + "(\(final.bytes) bytes) in \(String(format: "%.2f", secs)) s, \(String(format: "%.0f", Double(rowsRead.load(ordering: .relaxed)) / secs)) rows/s"
-            + (rejects.rejected > 0 ? ", \(rejects.rejected) rejected (\(rejects.path))" : "")
+            + (rejects.rejected > 0 ? ", \(rejects.rejected) rejected (\(rejects.writtenPath ?? rejects.path))" : "")
             + "; manifest \(BackfillManifest.key(runID: runID))\n"
         err(summary)
         logger.info("backfill ended", metadata: ["run": "\(runID)", "state": "\(finalState)", "rows": "\(final.rows)",

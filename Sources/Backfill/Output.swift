@@ -100,14 +100,17 @@ final class ChunkOutput {
 
 /// Rows the backfill could not convert, as JSON Lines (`{"run", "chunk", "row", "key", "column",
 /// "reason"}`), like `convert --rejects`. Written to a temporary file beside the destination and
-/// renamed into place when the run ends with rejected rows (an existing file is replaced only
-/// then); removed when nothing was rejected.
+/// renamed into place when the run ends with rejected rows; removed when nothing was rejected.
+/// A run that failed or was cancelled never replaces an existing file: its rejects go to
+/// `{path}.partial-{run}` instead (``writtenPath``).
 package final class RejectsFile: @unchecked Sendable {
     package let path: String
     private let tmp: String
     private let lock = Mutex<FileHandle?>(nil)
     private let count = Atomic<Int>(0)
     private let run: String
+    /// Where the rejects ended up after ``close(replacing:)`` (nil: nothing was rejected).
+    package private(set) var writtenPath: String?
 
     package init(path: String, run: String) {
         self.path = path
@@ -132,8 +135,10 @@ package final class RejectsFile: @unchecked Sendable {
         }
     }
 
-    /// Puts the file in place (rows were rejected) or removes the temporary one.
-    package func close() throws {
+    /// Puts the file in place (rows were rejected) or removes the temporary one. With
+    /// `replacing: false` (a failed run) an existing file at ``path`` is kept and the rejects go
+    /// beside it.
+    package func close(replacing: Bool = true) throws {
         let h = lock.withLock { h -> FileHandle? in
             defer { h = nil }
             return h
@@ -142,9 +147,11 @@ package final class RejectsFile: @unchecked Sendable {
         try h.synchronize()
         try h.close()
         if rejected > 0 {
-            if rename(tmp, path) != 0 {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            let target = !replacing && FileManager.default.fileExists(atPath: path) ? path + ".partial-\(run)" : path
+            if rename(tmp, target) != 0 {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target])
             }
+            writtenPath = target
         } else {
             try? FileManager.default.removeItem(atPath: tmp)
         }
