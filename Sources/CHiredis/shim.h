@@ -1,4 +1,11 @@
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +134,156 @@ static inline void lw_flat_release(lw_flat *f) {
     free(f->bytes);
     free(f->tokens);
     memset(f, 0, sizeof(*f));
+}
+
+/* ---- TLS (hiredis 0.14 has none): OpenSSL on the context's socket ---------------------------
+ * Commands are still formatted into the context's output buffer by hiredis (redisAppendCommandArgv)
+ * and replies parsed by its reader; only the bytes travel through SSL_write / SSL_read instead
+ * of write(2) / read(2). The socket keeps hiredis's timeouts (SO_RCVTIMEO / SO_SNDTIMEO), so a
+ * silent server ends in EAGAIN as on plain connections. */
+
+typedef struct lw_tls_options {
+    const char *server_name;   /* SNI and the name the certificate must match (host or IP) */
+    const char *ca_file;       /* NULL: the system's trust store */
+    const char *cert_file;     /* client certificate chain (mutual TLS), or NULL */
+    const char *key_file;
+    int verify;                /* 0: no certificate or name verification */
+} lw_tls_options;
+
+static inline void lw_tls_error(char *err, size_t n, const char *what) {
+    unsigned long e = ERR_get_error();
+    char buf[256] = "";
+    if (e) ERR_error_string_n(e, buf, sizeof buf);
+    snprintf(err, n, "%s%s%s", what, e ? ": " : "", buf);
+    ERR_clear_error();
+}
+
+/* Handshakes on `fd`. Returns the SSL object, or NULL with `err` set; `verify_result` is the
+ * certificate verification result (X509_V_OK when it passed or was not checked). */
+static inline SSL *lw_tls_connect(int fd, const lw_tls_options *o, char *err, size_t errlen, long *verify_result) {
+    *verify_result = X509_V_OK;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) { lw_tls_error(err, errlen, "cannot create a TLS context"); return NULL; }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+    if (o->verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        int ok = o->ca_file ? SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
+        if (ok != 1) { lw_tls_error(err, errlen, "cannot load the CA certificates (redis.tls.ca_file)"); SSL_CTX_free(ctx); return NULL; }
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    if (o->cert_file) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+            lw_tls_error(err, errlen, "cannot load the client certificate (redis.tls.cert_file)"); SSL_CTX_free(ctx); return NULL;
+        }
+        if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file ? o->key_file : o->cert_file, SSL_FILETYPE_PEM) != 1
+            || SSL_CTX_check_private_key(ctx) != 1) {
+            lw_tls_error(err, errlen, "cannot load the client key (redis.tls.key_file) or it does not match the certificate");
+            SSL_CTX_free(ctx); return NULL;
+        }
+    }
+    SSL *ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL object keeps its own reference */
+    if (!ssl) { lw_tls_error(err, errlen, "cannot create a TLS session"); return NULL; }
+    SSL_set_fd(ssl, fd);
+    unsigned char addr[16];
+    int is_ip = o->server_name && (inet_pton(AF_INET, o->server_name, addr) == 1 || inet_pton(AF_INET6, o->server_name, addr) == 1);
+    if (o->server_name && !is_ip) SSL_set_tlsext_host_name(ssl, o->server_name);
+    if (o->verify && o->server_name) {
+        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), o->server_name) : SSL_set1_host(ssl, o->server_name);
+        if (ok != 1) { lw_tls_error(err, errlen, "cannot set the name to verify"); SSL_free(ssl); return NULL; }
+    }
+    errno = 0;
+    int rc = SSL_connect(ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(ssl, rc);
+        *verify_result = SSL_get_verify_result(ssl);
+        if (*verify_result != X509_V_OK) {
+            snprintf(err, errlen, "certificate verification failed: %s", X509_verify_cert_error_string(*verify_result));
+            ERR_clear_error();
+        } else if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_SYSCALL) && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            snprintf(err, errlen, "the TLS handshake timed out");
+        } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+            snprintf(err, errlen, "the server closed the connection during the TLS handshake");
+        } else {
+            lw_tls_error(err, errlen, "TLS handshake failed");
+        }
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+static inline void lw_tls_set_io_error(redisContext *c, SSL *ssl, int rc) {
+    int e = SSL_get_error(ssl, rc);
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) {
+        c->err = REDIS_ERR_EOF;
+        snprintf(c->errstr, sizeof c->errstr, "Server closed the connection");
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->err = REDIS_ERR_IO;
+        snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+    } else {
+        int saved = errno;
+        c->err = REDIS_ERR_IO;
+        unsigned long ee = ERR_get_error();
+        char buf[200] = "";
+        if (ee) ERR_error_string_n(ee, buf, sizeof buf);
+        snprintf(c->errstr, sizeof c->errstr, "TLS: %s", ee ? buf : strerror(saved));
+        ERR_clear_error();
+        errno = saved;
+    }
+}
+
+/* Writes the context's whole output buffer over TLS. */
+static inline int lw_tls_flush(redisContext *c, SSL *ssl) {
+    while (sdslen(c->obuf) > 0) {
+        errno = 0;
+        int n = SSL_write(ssl, c->obuf, (int)sdslen(c->obuf));
+        if (n <= 0) { lw_tls_set_io_error(c, ssl, n); return REDIS_ERR; }
+        sdsrange(c->obuf, n, -1);
+    }
+    return REDIS_OK;
+}
+
+/* redisGetReply over TLS: flushes pending commands, then reads until the reader has a reply. */
+static inline int lw_tls_get_reply(redisContext *c, SSL *ssl, void **reply) {
+    *reply = NULL;
+    if (lw_tls_flush(c, ssl) != REDIS_OK) return REDIS_ERR;
+    char buf[16 * 1024];
+    for (;;) {
+        if (redisReaderGetReply(c->reader, reply) != REDIS_OK) {
+            c->err = c->reader->err;
+            snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
+            return REDIS_ERR;
+        }
+        if (*reply) return REDIS_OK;
+        errno = 0;
+        int n = SSL_read(ssl, buf, sizeof buf);
+        if (n <= 0) { lw_tls_set_io_error(c, ssl, n); return REDIS_ERR; }
+        if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK) {
+            c->err = c->reader->err;
+            snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
+            return REDIS_ERR;
+        }
+    }
+}
+
+/* lw_flat_get_reply over TLS. */
+static inline int lw_flat_get_reply_tls(redisContext *c, SSL *ssl, lw_flat *f) {
+    f->length = 0;
+    f->count = 0;
+    redisReplyObjectFunctions *saved = c->reader->fn;
+    void *savedPrivdata = c->reader->privdata;
+    c->reader->fn = &lw_flat_functions;
+    c->reader->privdata = f;
+    void *reply = NULL;
+    int rc = lw_tls_get_reply(c, ssl, &reply);
+    if (c->reader->reply == (void *)f) c->reader->reply = NULL;
+    if (rc != REDIS_OK) c->reader->ridx = -1;
+    c->reader->fn = saved;
+    c->reader->privdata = savedPrivdata;
+    if (rc == REDIS_OK && reply == NULL) rc = REDIS_ERR;
+    return rc;
 }

@@ -63,7 +63,13 @@ public final class LakewriterWorker: Service, Sendable {
         }, onRequest: { event in
             m.storeRequest(operation: event.operation, status: event.status)
         })
-        redisConfiguration = try RedisConfiguration(url: config.redis.url)
+        let t = config.redis.tls
+        redisConfiguration = try RedisConfiguration(url: config.redis.url, tls: .init(
+            caFile: t.caFile, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
+            insecureSkipVerify: t.insecureSkipVerify))
+        if redisConfiguration.tls?.insecureSkipVerify == true {
+            logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")
+        }
         client = RedisStreamClient(configuration: redisConfiguration, logger: logger)
         self.entries = entries ?? client
     }

@@ -12,8 +12,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
         /// The connection URL cannot be used (syntax, port, database number).
         public static let invalidURL = Code("invalidURL")
-        /// `rediss://`: this hiredis build (0.14) has no TLS.
-        public static let tlsNotSupported = Code("tlsNotSupported")
+        /// The TLS handshake failed for a reason retrying cannot fix: an untrusted certificate, a
+        /// host name mismatch, a plain-text server on a `rediss://` URL, unreadable key files.
+        public static let tlsFailed = Code("tlsFailed")
         /// The TCP or unix-socket connection could not be opened.
         public static let connectionFailed = Code("connectionFailed")
         /// An established connection broke (server restart, network, EOF).

@@ -76,17 +76,13 @@ struct ConfigurationTests {
         }
     }
 
-    @Test func tlsIsRefusedWithAdvice() {
-        do {
-            _ = try RedisConfiguration(url: "rediss://user:supersecret@redis.example.com:6380/0")
-            Issue.record("should have thrown")
-        } catch {
-            #expect(error.code == .tlsNotSupported)
-            let text = "\(error)"
-            #expect(text.contains("TLS is not supported by this hiredis build"))
-            #expect(text.contains("stunnel"))
-            #expect(!text.contains("supersecret"))
-        }
+    @Test func tlsURLs() throws {
+        let c = try RedisConfiguration(url: "rediss://user:supersecret@redis.example.com:6380/2")
+        #expect(c.tls == RedisConfiguration.TLS())
+        #expect(c.endpoint == .tcp(host: "redis.example.com", port: 6380) && c.database == 2)
+        #expect(c.description == "rediss://user:***@redis.example.com:6380/2")
+        #expect(try RedisConfiguration(url: "redis://h").tls == nil)
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis+tls://h") }
     }
 
     @Test func streamIDs() {

@@ -13,12 +13,14 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     private var process: Process?
 
     /// Starts the server. Pass `["--appendonly", "yes", "--appendfsync", "always"]` for a server
-    /// whose entries and pending lists survive ``kill()`` and ``start()``.
+    /// whose entries and pending lists survive ``kill()`` and ``start()``. `PORT` in `extra` is
+    /// replaced by the port (`["--port", "0", "--tls-port", "PORT", …]` for a TLS-only server).
     public init(_ extra: [String] = []) throws {
         port = try Self.freePort()
         directory = try TestEnvironment.temporaryDirectory("redis")
         arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
-                     "--logfile", directory.appendingPathComponent("log").path, "--save", ""] + extra
+                     "--logfile", directory.appendingPathComponent("log").path, "--save", ""]
+            + extra.map { [p = port] in $0 == "PORT" ? "\(p)" : $0 }  // `--tls-port PORT --port 0`: the TLS port is `port`
         try start()
     }
 

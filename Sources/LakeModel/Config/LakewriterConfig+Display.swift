@@ -11,6 +11,14 @@ extension LakewriterConfig {
         out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"
         out += "  consumer_lease: \(d(redis.consumerLease))\n"
         out += "  dead_letter_max_length: \(redis.deadLetterMaxLength.map(String.init) ?? "none")\n"
+        if redis.url.hasPrefix("rediss://") {
+            out += "  tls:\n"
+            out += "    ca_file: \(redis.tls.caFile.map(q) ?? "null")  # null: the system's trust store\n"
+            if let c = redis.tls.certFile { out += "    cert_file: \(q(c))\n" }
+            if let k = redis.tls.keyFile { out += "    key_file: \(q(k))\n" }
+            if let n = redis.tls.serverName { out += "    server_name: \(q(n))\n" }
+            out += "    insecure_skip_verify: \(redis.tls.insecureSkipVerify)\n"
+        }
         out += "storage:\n  url: \(q(Self.maskURL(storage.url)))\n"
         if let e = storage.endpoint { out += "  endpoint: \(q(Self.maskURL(e)))\n" }
         out += "  region: \(q(storage.region))\n  path_style: \(storage.pathStyle)\n"

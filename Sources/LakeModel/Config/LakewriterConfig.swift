@@ -44,6 +44,22 @@ public struct RedisConfig: Sendable, Equatable {
     /// `{stream}:dlq` is trimmed (approximately) to this many entries; nil: never trimmed.
     /// Default 100000 (`dead_letter_max_length: none` for no cap).
     public var deadLetterMaxLength: Int? = 100_000
+    /// TLS settings for a `rediss://` URL (`redis.tls`); ignored for `redis://`.
+    public var tls = RedisTLSConfig()
+
+    public init() {}
+}
+
+/// `redis.tls`: how a `rediss://` connection is verified. By default the server's certificate
+/// must chain to the system's trust store (or `ca_file`) and name the URL's host (or
+/// `server_name`); `cert_file` + `key_file` give a client certificate for mutual TLS.
+public struct RedisTLSConfig: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var serverName: String?
+    /// No certificate or host name verification at all (logged as a warning at every start).
+    public var insecureSkipVerify = false
 
     public init() {}
 }

@@ -49,7 +49,12 @@ extension Commands {
     static func redisVerdicts(_ config: LakewriterConfig, timeout: Duration) async -> [Verdict] {
         var out: [Verdict] = []
         var rc: RedisConfiguration
-        do { rc = try RedisConfiguration(url: config.redis.url) } catch {
+        let t = config.redis.tls
+        do {
+            rc = try RedisConfiguration(url: config.redis.url, tls: .init(
+                caFile: t.caFile, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
+                insecureSkipVerify: t.insecureSkipVerify))
+        } catch {
             return [Verdict(level: .fail, subject: "redis", message: "\(error)")]
         }
         rc.connectTimeout = min(rc.connectTimeout, timeout)

@@ -6,9 +6,9 @@
 ///   user and password may be percent-encoded),
 /// - `unix://[[user]:password@]/path/to/redis.sock[?db=N]` or a plain `/path/to/redis.sock`.
 ///
-/// `rediss://` is refused: hiredis 0.14 has no TLS. Run a TLS sidecar instead (see
-/// ``RedisError/Code-swift.struct/tlsNotSupported``'s message). The password is kept out of
-/// ``description`` and of every error.
+/// `rediss://host[:port][/db]` connects with TLS (OpenSSL on the socket; hiredis 0.14 has none):
+/// certificate and host name verified by default, SNI sent; see ``TLS``. The password is kept out
+/// of ``description`` and of every error.
 public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable {
     /// The address of the server.
@@ -29,6 +29,28 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
     /// How long any one command may wait for its reply. A blocking XREADGROUP gets this plus its
     /// BLOCK time. Default 10 s.
     public var commandTimeout: Duration = .seconds(10)
+    /// TLS settings; nil is plain TCP. Set by a `rediss://` URL.
+    public var tls: TLS?
+
+    /// TLS for a connection: the server's certificate is verified against `caFile` (or the
+    /// system's trust store) and must name `serverName` (or the URL's host); `certFile` and
+    /// `keyFile` give a client certificate for mutual TLS. `insecureSkipVerify` turns all
+    /// verification off (logged loudly by the worker).
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var serverName: String?
+        public var insecureSkipVerify = false
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil,
+                    insecureSkipVerify: Bool = false) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+    }
 
     public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.endpoint = endpoint
@@ -46,7 +68,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         switch endpoint {
         case .tcp(let host, let port):
             let h = host.contains(":") ? "[\(host)]" : host
-            return "redis://\(auth)\(h):\(port)/\(database)"
+            return "\(tls == nil ? "redis" : "rediss")://\(auth)\(h):\(port)/\(database)"
         case .unixSocket(let path):
             return "unix://\(auth)\(path)" + (database != 0 ? "?db=\(database)" : "")
         }
@@ -57,12 +79,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
     /// `dump()` and debuggers show the redacted URL, not the stored password.
     public var customMirror: Mirror { Mirror(self, children: ["url": description], displayStyle: .struct) }
 
-    static let tlsAdvice = """
-        TLS is not supported by this hiredis build (libhiredis 0.14 has no TLS). Run a TLS sidecar next to \
-        the worker and point it at the sidecar with redis://, e.g. stunnel with "[redis] client = yes, \
-        accept = 127.0.0.1:6380, connect = redis.example.com:6379" then \
-        LAKEWRITER_REDIS_URL=redis://user:password@127.0.0.1:6380/0 (spiped works the same way)
-        """
+    /// Parses `url` and, for a `rediss://` URL, applies `tls` (ignored for plain URLs).
+    public init(url: String, tls: TLS) throws(RedisError) {
+        try self.init(url: url)
+        if self.tls != nil { self.tls = tls }
+    }
 
     /// Parses a connection URL (see the type's documentation for the accepted forms).
     public init(url: String) throws(RedisError) {
@@ -78,11 +99,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = Substring(url[schemeEnd.upperBound...])
-        if scheme == "rediss" {
-            throw RedisError(.tlsNotSupported, operation: "parse URL", message: Self.tlsAdvice)
-        }
-        guard scheme == "redis" || scheme == "unix" else {
-            throw invalid("unsupported scheme '\(scheme)' (use redis:// or unix://)")
+        guard scheme == "redis" || scheme == "rediss" || scheme == "unix" else {
+            throw invalid("unsupported scheme '\(scheme)' (use redis://, rediss:// or unix://)")
         }
 
         // Query (only db= is understood, for unix:// URLs that have no path segment for it).
@@ -161,6 +179,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         }
         self.init(endpoint: .tcp(host: String(host), port: port), username: username, password: password,
                   database: database)
+        if scheme == "rediss" { tls = TLS() }
     }
 
     private static func percentDecode(_ s: Substring, invalid: @autoclosure () -> RedisError) throws(RedisError) -> String {

@@ -13,6 +13,8 @@ import Darwin
 final class RedisConnection {
     private let ctx: UnsafeMutablePointer<redisContext>
     private let commandTimeout: Duration
+    /// The TLS session on the context's socket (`rediss://`); nil for plain connections.
+    private var ssl: OpaquePointer?
     /// Set once an I/O or protocol error happened: hiredis contexts cannot be reused after that.
     private(set) var isBroken = false
 
@@ -24,7 +26,10 @@ final class RedisConnection {
         self.commandTimeout = commandTimeout
     }
 
-    deinit { redisFree(ctx) }
+    deinit {
+        if let ssl { SSL_free(ssl) }
+        redisFree(ctx)
+    }
 
     /// Connects, authenticates and selects the database. `socketTimeout` bounds every later read
     /// and write (the command timeout, plus the BLOCK time for a blocking reader).
@@ -50,22 +55,32 @@ final class RedisConnection {
                              message: "\(config.endpointDescription): \(message)")
         }
         let connection = RedisConnection(ctx: ctx, commandTimeout: socketTimeout)
-        if redisSetTimeout(ctx, makeTimeval(socketTimeout)) != REDIS_OK {
+        // The handshake is bounded by the connect timeout, later reads by the socket timeout.
+        if redisSetTimeout(ctx, makeTimeval(config.tls != nil ? config.connectTimeout : socketTimeout)) != REDIS_OK {
             throw RedisError(.connectionFailed, operation: "connect", message: "cannot set the socket timeout")
         }
+        if let tls = config.tls {
+            connection.ssl = try handshake(ctx, tls, config)
+            if redisSetTimeout(ctx, makeTimeval(socketTimeout)) != REDIS_OK {
+                throw RedisError(.connectionFailed, operation: "connect", message: "cannot set the socket timeout")
+            }
+        }
+        var sentCommand = false
         if let password = config.password {
             var argv = Argv(capacity: 64)
             argv.append("AUTH")
             if let user = config.username { argv.append(user) }
             argv.append(password)
             // The reply never contains the password; the argv is not kept.
-            try connection.command(argv, operation: "AUTH", stream: nil) { _ in () }
+            try connection.firstCommand(argv, operation: "AUTH", config)
+            sentCommand = true
         }
         if config.database != 0 {
             var argv = Argv(capacity: 16)
             argv.append("SELECT")
             argv.append(config.database)
-            try connection.command(argv, operation: "SELECT", stream: nil) { _ in () }
+            try connection.firstCommand(argv, operation: "SELECT", config)
+            sentCommand = true
         }
         if let clientName {
             var argv = Argv(capacity: 32 + clientName.utf8.count)
@@ -73,12 +88,77 @@ final class RedisConnection {
             argv.append("SETNAME")
             argv.append(String(clientName.map { $0 == " " || $0 == "\n" ? "_" : $0 }))
             do {
-                try connection.command(argv, operation: "CLIENT SETNAME", stream: nil) { _ in () }
+                try connection.firstCommand(argv, operation: "CLIENT SETNAME", config)
             } catch where !error.breaksConnection && error.code != .loading {
                 // NOPERM and the like: the name is only a convenience.
             }
+            sentCommand = true
+        }
+        if !sentCommand {
+            // A round trip now, so that a server that drops the connection (a TLS-only port
+            // reached with redis://) says so here, with the hint, not on the first real command.
+            var argv = Argv(capacity: 8)
+            argv.append("PING")
+            try connection.firstCommand(argv, operation: "PING", config)
         }
         return connection
+    }
+
+    /// A command of `open`: a connection closed at once is explained (a TLS port, most likely).
+    private func firstCommand(_ argv: Argv, operation: String, _ config: RedisConfiguration) throws(RedisError) {
+        do {
+            try command(argv, operation: operation, stream: nil) { _ in () }
+        } catch where error.code == .connectionLost {
+            let hint = config.tls == nil ? "if the server requires TLS, use a rediss:// URL"
+                : "if the server requires a client certificate, set redis.tls.cert_file and redis.tls.key_file"
+            throw RedisError(.connectionLost, operation: operation, stream: nil,
+                             message: "\(config.endpointDescription) closed the connection right after connecting: \(hint) (\(error.message))")
+        }
+    }
+
+    /// The TLS handshake on the context's socket, with verification unless `insecureSkipVerify`.
+    private static func handshake(_ ctx: UnsafeMutablePointer<redisContext>, _ tls: RedisConfiguration.TLS,
+                                  _ config: RedisConfiguration) throws(RedisError) -> OpaquePointer {
+        guard case .tcp(let host, _) = config.endpoint else {
+            throw RedisError(.tlsFailed, operation: "connect", message: "TLS needs a TCP endpoint, not a unix socket")
+        }
+        let name = tls.serverName ?? host
+        var err = [CChar](repeating: 0, count: 512)
+        var verifyResult = 0
+        let ssl: OpaquePointer? = name.withCString { n in
+            withOptionalCString(tls.caFile) { ca in
+                withOptionalCString(tls.certFile) { cert in
+                    withOptionalCString(tls.keyFile) { key in
+                        var o = lw_tls_options(server_name: n, ca_file: ca, cert_file: cert, key_file: key,
+                                               verify: tls.insecureSkipVerify ? 0 : 1)
+                        return lw_tls_connect(ctx.pointee.fd, &o, &err, err.count, &verifyResult)
+                    }
+                }
+            }
+        }
+        if let ssl { return ssl }
+        let text = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let at = "TLS with \(config.endpointDescription) (name \(name))"
+        if verifyResult == Int(X509_V_ERR_HOSTNAME_MISMATCH) || verifyResult == Int(X509_V_ERR_IP_ADDRESS_MISMATCH) {
+            throw RedisError(.tlsFailed, operation: "connect", message:
+                "\(at): \(text): the server's certificate is not for \(name); set redis.tls.server_name to the name it has")
+        }
+        if verifyResult != Int(X509_V_OK) {
+            throw RedisError(.tlsFailed, operation: "connect", message:
+                "\(at): \(text); set redis.tls.ca_file to the CA that signed the server's certificate")
+        }
+        if text.contains("wrong version number") || text.contains("packet length too long") || text.contains("record layer failure") {
+            throw RedisError(.tlsFailed, operation: "connect", message:
+                "\(at): the server does not speak TLS (\(text)): for a plain-text port use redis://")
+        }
+        if text.contains("redis.tls.") {
+            throw RedisError(.tlsFailed, operation: "connect", message: "\(at): \(text)")
+        }
+        if text.contains("timed out") {
+            throw RedisError(.connectionFailed, operation: "connect", message:
+                "\(at): no TLS answer within \(config.connectTimeout) (a plain-text Redis port never answers a TLS handshake: use redis:// for it)")
+        }
+        throw RedisError(.connectionFailed, operation: "connect", message: "\(at): \(text)")
     }
 
     /// Sends one command and hands its reply to `body` (valid only during the call). An error reply
@@ -88,7 +168,15 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
-        let raw = argv.withCArguments { argc, argvp, lens in redisCommandArgv(ctx, argc, argvp, lens) }
+        let raw: UnsafeMutableRawPointer?
+        if let ssl {
+            let rc = argv.withCArguments { argc, argvp, lens in redisAppendCommandArgv(ctx, argc, argvp, lens) }
+            var r: UnsafeMutableRawPointer?
+            if rc != REDIS_OK || lw_tls_get_reply(ctx, ssl, &r) != REDIS_OK { r = nil }
+            raw = r
+        } else {
+            raw = argv.withCArguments { argc, argvp, lens in redisCommandArgv(ctx, argc, argvp, lens) }
+        }
         guard let raw else { throw ioError(operation: operation, stream: stream) }
         let reply = raw.assumingMemoryBound(to: redisReply.self)
         defer { freeReplyObject(raw) }
@@ -109,6 +197,10 @@ final class RedisConnection {
     /// ``readReply(operation:stream:_:)``): the server works on it while this thread does other things.
     func send(_ argv: Argv, operation: String, stream: String?) throws(RedisError) {
         try append(argv, operation: operation, stream: stream)
+        if let ssl {
+            if lw_tls_flush(ctx, ssl) != REDIS_OK { throw ioError(operation: operation, stream: stream) }
+            return
+        }
         var done: Int32 = 0
         repeat {
             if redisBufferWrite(ctx, &done) != REDIS_OK { throw ioError(operation: operation, stream: stream) }
@@ -122,7 +214,8 @@ final class RedisConnection {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
         var raw: UnsafeMutableRawPointer?
-        if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil {
+        let rc = ssl.map { lw_tls_get_reply(ctx, $0, &raw) } ?? redisGetReply(ctx, &raw)
+        if rc != REDIS_OK || raw == nil {
             throw ioError(operation: operation, stream: stream)
         }
         defer { freeReplyObject(raw) }
@@ -137,7 +230,8 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
-        if lw_flat_get_reply(ctx, flat.storage) != REDIS_OK || flat.count == 0 {
+        let rc = ssl.map { lw_flat_get_reply_tls(ctx, $0, flat.storage) } ?? lw_flat_get_reply(ctx, flat.storage)
+        if rc != REDIS_OK || flat.count == 0 {
             throw ioError(operation: operation, stream: stream)
         }
         if flat[0].type == REDIS_REPLY_ERROR {
@@ -177,6 +271,12 @@ final class RedisConnection {
             return String(decoding: raw[..<n], as: UTF8.self)
         }
     }
+}
+
+/// `body` with a C string for `s`, or NULL.
+func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
 }
 
 func makeTimeval(_ d: Duration) -> timeval {
