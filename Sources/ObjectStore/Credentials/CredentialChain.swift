@@ -110,8 +110,8 @@ public struct CredentialChain: Sendable {
         let credentialsFile = expand(env("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials")
         let configFile = expand(env("AWS_CONFIG_FILE") ?? "~/.aws/config")
         let files = try SharedConfigFiles(credentialsFile: credentialsFile, configFile: configFile)
-        if let (keys, inConfig) = files.staticKeys(profile) {
-            return .profile(name: profile, file: inConfig ? configFile : credentialsFile, keys)
+        if let found = files.staticKeys(profile) {
+            return .profile(name: profile, file: found.inConfigFile ? configFile : credentialsFile, found.0)
         }
         if let explicitProfile {
             guard files.exists(explicitProfile) else {
