@@ -397,7 +397,7 @@ import TestSupport
         #expect(logged.messages.contains("credential refresh failed, using the current credentials until they expire"))
         #expect(!logged.text.contains(try await provider.credentials().secretAccessKey))
         // Within the margin of the expiry: no more old keys, the fetch's error.
-        try await Task.sleep(until: .now + .seconds(max(0, expiry.timeIntervalSinceNow - 0.7)))
+        try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow - 0.7)))
         let error = try await #require(throws: ObjectStoreError.self) { try await provider.credentials() }
         #expect(error.message.contains("HTTP 503"))
     }

@@ -233,10 +233,12 @@ struct S3StoreTests {
                                         options: ObjectStoreOptions(endpoint: endpoint, credentials: S3Test.credentials()))
         #expect(store.location == "s3://some-bucket/a/prefix/")
         try await store.shutdown()
-        #expect(throws: ObjectStoreError.self) {
-            try makeObjectStore(url: "s3://bucket", options: ObjectStoreOptions(), environment: [:])
-        }
+        // No source of credentials at all (instance metadata, the chain's last resort, disabled).
         let dir = try TestEnvironment.temporaryDirectory("factory")
+        #expect(throws: ObjectStoreError.self) {
+            try makeObjectStore(url: "s3://bucket", options: ObjectStoreOptions(),
+                                environment: ["HOME": dir.path, "AWS_EC2_METADATA_DISABLED": "true"])
+        }
         let local = try makeObjectStore(url: "file://" + dir.path)
         #expect(local is LocalFileStore)
     }
