@@ -432,6 +432,28 @@ import TestSupport
         #expect(authorization != sign(base))
     }
 
+    /// A request whose credentials cannot be had fails at once, before anything is sent, saying so.
+    @Test func requestWithoutCredentialsSaysWhy() async throws {
+        let s3 = try LoopbackHTTPServer { _ in .init(200, "") }
+        defer { s3.stop() }
+        var settings = CredentialChain(environment: try Self.isolated())
+        settings.configuredKeysName = "storage.access_key_id / storage.secret_access_key"
+        let chain = settings
+        let store = try S3ObjectStore(configuration: S3Configuration(
+            bucket: "lake", prefix: "p", endpoint: s3.endpoint,
+            credentialProvider: RefreshingCredentialProvider(source: "test", logger: Self.logger) {
+                _ = try chain.resolve(configured: nil)
+                return S3Credentials(accessKeyID: "unreachable", secretAccessKey: "unreachable")
+            }))
+        let error = try await #require(throws: ObjectStoreError.self) {
+            try await store.put(key: "k", body: ByteBuffer(string: "x"))
+        }
+        try await store.shutdown()
+        #expect(error.message.hasPrefix("PutObject needs credentials: no S3 credentials found"), "\(error.message)")
+        #expect(error.bucket == "lake" && error.key == "p/k")
+        #expect(s3.requests.isEmpty)
+    }
+
     // MARK: End to end
 
     /// A PUT to the real SeaweedFS signed with keys from the container endpoint, found through

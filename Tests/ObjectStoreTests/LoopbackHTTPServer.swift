@@ -75,9 +75,10 @@ final class LoopbackHTTPServer: Sendable {
     var requests: [Request] { log.withLock { $0 } }
     func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
 
+    /// Stops accepting (connections are refused from now on). The accept thread closes the
+    /// socket itself: closing it here could let it accept on a reused descriptor of another server.
     func stop() {
         shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
     }
 
     private func acceptLoop() {
@@ -85,6 +86,7 @@ final class LoopbackHTTPServer: Sendable {
             let client = accept(listenFD, nil, nil)
             if client < 0 {
                 if errno == EINTR { continue }
+                close(listenFD)
                 return
             }
             Thread { [self] in serve(client) }.start()

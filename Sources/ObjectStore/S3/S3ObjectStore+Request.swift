@@ -78,7 +78,15 @@ extension S3ObjectStore {
             attempt += 1
             try Task.checkCancellation()
             // Fetched per attempt: a refresh between attempts is picked up, expired keys never signed.
-            let credentials = try await configuration.credentialProvider.credentials()
+            let credentials: S3Credentials
+            do {
+                credentials = try await configuration.credentialProvider.credentials()
+            } catch var error as ObjectStoreError {
+                error.bucket = error.bucket ?? configuration.bucket
+                error.key = error.key ?? call.key.map { configuration.prefix + $0 }
+                error.message = "\(call.operation) needs credentials: \(error.message)"
+                throw error
+            }
             let request = signedRequest(call, path: path, url: url, payloadHash: payloadHash, credentials: credentials)
             let failure: Failure
             do {
