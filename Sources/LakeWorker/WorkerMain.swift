@@ -22,6 +22,10 @@ public enum WorkerMain {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             return 2
         }
+        if let missing = await config.storage.missingCredentials() {
+            FileHandle.standardError.write(Data("error: \(configPath): \(missing)\n".utf8))
+            return 2
+        }
         return await run(config: config)
     }
 

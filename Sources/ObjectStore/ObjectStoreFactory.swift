@@ -8,8 +8,10 @@ public struct ObjectStoreOptions: Sendable, CustomStringConvertible {
     public var region: String
     /// nil chooses: virtual-hosted for AWS, path-style for custom endpoints.
     public var addressing: S3Configuration.Addressing?
-    /// nil reads `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
+    /// Keys given in the configuration: the first source of the chain (``CredentialChain``).
     public var credentials: S3Credentials?
+    /// Used as is when set (the chain is then not consulted).
+    public var credentialProvider: (any S3CredentialProvider)?
     public var caCertificateFile: String?
     public var retry: RetryPolicy
     public var maxConnections: Int
@@ -33,7 +35,7 @@ public struct ObjectStoreOptions: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "ObjectStoreOptions(endpoint: \(endpoint ?? "aws"), region: \(region), credentials: \(credentials.map { "\($0)" } ?? "from environment"))"
+        "ObjectStoreOptions(endpoint: \(endpoint ?? "aws"), region: \(region), credentials: \(credentialProvider?.source ?? credentials.map { "\($0)" } ?? "credential chain"))"
     }
 }
 
@@ -55,15 +57,20 @@ public func makeObjectStore(url: String, options: ObjectStoreOptions = ObjectSto
         let bucket = String(rest.prefix { $0 != "/" })
         let prefix = String(rest.dropFirst(bucket.count))
         guard !bucket.isEmpty else { throw invalid("missing bucket in \(url)") }
-        guard let credentials = options.credentials ?? S3Credentials.fromEnvironment(environment) else {
-            throw invalid("no S3 credentials: configure them or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        let logger = options.logger ?? Logger(label: "lakewriter.objectstore", factory: { _ in SwiftLogNoOpLogHandler() })
+        let provider: any S3CredentialProvider
+        if let given = options.credentialProvider {
+            provider = given
+        } else {
+            let chain = CredentialChain(environment: environment, region: options.region)
+            provider = chain.provider(try chain.resolve(configured: options.credentials), logger: logger)
         }
         var config = S3Configuration(bucket: bucket, prefix: prefix, endpoint: options.endpoint, region: options.region,
-                                     addressing: options.addressing, credentials: credentials,
+                                     addressing: options.addressing, credentialProvider: provider,
                                      caCertificateFile: options.caCertificateFile, retry: options.retry,
                                      maxConnections: options.maxConnections, onRetry: options.onRetry)
         config.onRequest = options.onRequest
-        if let logger = options.logger { config.logger = logger }
+        config.logger = logger
         return try S3ObjectStore(configuration: config)
     }
     throw invalid("unsupported store URL \(url): use s3://bucket/prefix or file:///path")

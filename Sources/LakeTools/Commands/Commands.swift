@@ -1,5 +1,6 @@
 import LakeModel
 import LakeOutput
+import ObjectStore
 import LakeDecoding
 import Foundation
 import Parquet
@@ -40,10 +41,27 @@ public enum Commands {
             let config = try ConfigLoader(environment: environment).load(path: path)
             output.out(config.maskedYAML)
             output.err("\(path): OK, \(config.entities.count) entit\(config.entities.count == 1 ? "y" : "ies")\n")
+            if let line = credentialsLine(config.storage, environment: environment) { output.err(line + "\n") }
             return Status.ok
         } catch {
             output.err("error: \(error)\n")
             return Status.usage
+        }
+    }
+
+    /// Where an `s3://` store's credentials will come from, resolved from the configuration, the
+    /// environment and the shared files only: nothing fetched, no secret shown.
+    static func credentialsLine(_ storage: StorageConfig, environment: [String: String]) -> String? {
+        do {
+            guard let source = try storage.credentialSource(environment: environment) else { return nil }
+            if case .instanceMetadata(_, _?) = source {
+                return "credentials: \(source), nothing else configured (checked by `run` at start)"
+            }
+            return "credentials: \(source)"
+        } catch let error as ObjectStoreError {
+            return "credentials: none: \(error.message)"
+        } catch {
+            return "credentials: none: \(error)"
         }
     }
 

@@ -22,7 +22,8 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     public var endpoint: String?
     public var region: String
     public var addressing: Addressing
-    public var credentials: S3Credentials
+    /// Where each request's credentials come from (static keys or a refreshing source).
+    public var credentialProvider: any S3CredentialProvider
     /// A PEM file of extra CA certificates to trust (self-signed MinIO, corporate proxies).
     public var caCertificateFile: String?
     public var retry: RetryPolicy
@@ -45,12 +46,24 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
                 readTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(600),
                 maxConnections: Int = 16, onRetry: (@Sendable (RetryEvent) -> Void)? = nil,
                 logger: Logger = Logger(label: "lakewriter.objectstore", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.init(bucket: bucket, prefix: prefix, endpoint: endpoint, region: region, addressing: addressing,
+                  credentialProvider: StaticCredentialProvider(credentials), caCertificateFile: caCertificateFile,
+                  retry: retry, connectTimeout: connectTimeout, readTimeout: readTimeout, requestTimeout: requestTimeout,
+                  maxConnections: maxConnections, onRetry: onRetry, logger: logger)
+    }
+
+    public init(bucket: String, prefix: String = "", endpoint: String? = nil, region: String = "us-east-1",
+                addressing: Addressing? = nil, credentialProvider: any S3CredentialProvider, caCertificateFile: String? = nil,
+                retry: RetryPolicy = RetryPolicy(), connectTimeout: Duration = .seconds(10),
+                readTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(600),
+                maxConnections: Int = 16, onRetry: (@Sendable (RetryEvent) -> Void)? = nil,
+                logger: Logger = Logger(label: "lakewriter.objectstore", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.bucket = bucket
         self.prefix = S3Configuration.normalizePrefix(prefix)
         self.endpoint = endpoint
         self.region = region
         self.addressing = addressing ?? (endpoint == nil ? .virtualHosted : .pathStyle)
-        self.credentials = credentials
+        self.credentialProvider = credentialProvider
         self.caCertificateFile = caCertificateFile
         self.retry = retry
         self.connectTimeout = connectTimeout
@@ -76,7 +89,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
 
     public var description: String {
         "S3Configuration(s3://\(bucket)/\(prefix), endpoint: \(endpoint ?? "aws"), region: \(region), "
-            + "addressing: \(addressing.rawValue), credentials: \(credentials))"
+            + "addressing: \(addressing.rawValue), credentials: \(credentialProvider.source))"
     }
 }
 

@@ -77,7 +77,17 @@ extension S3ObjectStore {
         while true {
             attempt += 1
             try Task.checkCancellation()
-            let request = signedRequest(call, path: path, url: url, payloadHash: payloadHash)
+            // Fetched per attempt: a refresh between attempts is picked up, expired keys never signed.
+            let credentials: S3Credentials
+            do {
+                credentials = try await configuration.credentialProvider.credentials()
+            } catch var error as ObjectStoreError {
+                error.bucket = error.bucket ?? configuration.bucket
+                error.key = error.key ?? call.key.map { configuration.prefix + $0 }
+                error.message = "\(call.operation) needs credentials: \(error.message)"
+                throw error
+            }
+            let request = signedRequest(call, path: path, url: url, payloadHash: payloadHash, credentials: credentials)
             let failure: Failure
             do {
                 let response = try await client.execute(request, deadline: .now() + TimeAmount(configuration.requestTimeout),
@@ -153,19 +163,20 @@ extension S3ObjectStore {
         }
     }
 
-    private func signedRequest(_ call: S3Call, path: String, url: String, payloadHash: String) -> HTTPClientRequest {
+    private func signedRequest(_ call: S3Call, path: String, url: String, payloadHash: String,
+                               credentials: S3Credentials) -> HTTPClientRequest {
         let (amzDate, dateStamp) = SigV4.timestamps(Date())
         var signed: [(name: String, value: String)] = [
             ("host", endpoint.hostHeader),
             ("x-amz-content-sha256", payloadHash),
             ("x-amz-date", amzDate),
         ]
-        if let token = configuration.credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
+        if let token = credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
         signed += call.headers
         let scope = SigV4.Scope(dateStamp: dateStamp, region: configuration.region, service: "s3")
         let authorization = SigV4.authorization(
             SigV4.Request(method: call.method.rawValue, path: path, query: call.query, headers: signed, payloadHash: payloadHash),
-            credentials: configuration.credentials, amzDate: amzDate, scope: scope)
+            credentials: credentials, amzDate: amzDate, scope: scope)
 
         var request = HTTPClientRequest(url: url)
         request.method = call.method

@@ -213,12 +213,13 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     /// A presigned GET URL valid for `expires` seconds.
-    public func presignedGetURL(key: String, expires: Int = 3600, date: Date = Date()) -> String {
+    public func presignedGetURL(key: String, expires: Int = 3600, date: Date = Date()) async throws -> String {
+        let credentials = try await configuration.credentialProvider.credentials()
         let path = endpoint.bucketPath + "/" + configuration.prefix + key
         let (amzDate, dateStamp) = SigV4.timestamps(date)
         let request = SigV4.Request(method: "GET", path: path, headers: [("host", endpoint.hostHeader)],
                                     payloadHash: SigV4.unsignedPayload)
-        let query = SigV4.presignedQuery(request, credentials: configuration.credentials, amzDate: amzDate,
+        let query = SigV4.presignedQuery(request, credentials: credentials, amzDate: amzDate,
                                          scope: SigV4.Scope(dateStamp: dateStamp, region: configuration.region, service: "s3"),
                                          expires: expires)
         return endpoint.origin + SigV4.uriEncode(path, encodeSlash: false) + "?" + SigV4.canonicalQuery(query)

@@ -1,18 +1,22 @@
 import Foundation
 
-/// Access key, secret and optional session token for SigV4.
+/// Access key, secret, optional session token and expiration for SigV4.
 ///
 /// `description` never shows the secret or the token, so a credentials value can be
 /// printed or logged as part of a configuration without leaking anything.
 public struct S3Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public var accessKeyID: String
     public var secretAccessKey: String
+    /// Sent (and signed) as `x-amz-security-token`.
     public var sessionToken: String?
+    /// When temporary credentials stop working; nil for long-term keys.
+    public var expiration: Date?
 
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
+        self.expiration = expiration
     }
 
     /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`;
