@@ -11,6 +11,7 @@ extension LakewriterConfig {
         out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"
         out += "  consumer_lease: \(d(redis.consumerLease))\n"
         out += "  dead_letter_max_length: \(redis.deadLetterMaxLength.map(String.init) ?? "none")\n"
+        out += "  max_deliveries: \(redis.maxDeliveries.map(String.init) ?? "none")\n"
         out += "storage:\n  url: \(q(Self.maskURL(storage.url)))\n"
         if let e = storage.endpoint { out += "  endpoint: \(q(Self.maskURL(e)))\n" }
         out += "  region: \(q(storage.region))\n  path_style: \(storage.pathStyle)\n"
@@ -26,6 +27,8 @@ extension LakewriterConfig {
         out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
         out += "http:\n  listen: \(q(http.listen))\n  liveness_timeout: \(http.livenessTimeout.map(d) ?? "none")\n"
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
+        out += "dead_letters:\n  breaker: \(deadLetters.breaker ? "on" : "off")\n  breaker_ratio: \(deadLetters.breakerRatio)\n"
+        out += "  breaker_window: \(d(deadLetters.breakerWindow))\n  breaker_min_entries: \(deadLetters.breakerMinEntries)\n"
         out += "entities:\n"
         for e in entities {
             out += "  \(e.name):\n    stream: \(q(e.stream))\n"
