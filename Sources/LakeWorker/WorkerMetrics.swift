@@ -234,6 +234,11 @@ public final class WorkerMetrics: Sendable {
             .set(Int64(n))
     }
 
+    public func entityPaused(entity: String, _ paused: Bool) {
+        gauge("lakewriter_entity_paused", "1 while the dead-letter breaker pauses the entity (its entries stay pending)",
+              [("entity", entity)]).set(Int64(paused ? 1 : 0))
+    }
+
     public func deadLetterLength(stream: String, _ n: Int) {
         gauge("lakewriter_dead_letter_length", "Entries in the dead-letter stream {stream}:dlq (XLEN)", [("stream", stream)])
             .set(Int64(n))
