@@ -4,7 +4,7 @@ import LakeDecoding
 import Foundation
 import Parquet
 
-/// **LakeTools** — the commands besides `run`: `convert`, `inspect`, `check-config` (offline) and
+/// **LakeTools** — the commands besides `run`: `convert`, `inspect`, `check-config` (`--connect`: Redis and the store) and
 /// `dlq stats` / `dlq replay` (Redis, see `DeadLetterCommands.swift`).
 ///
 /// The logic behind the `lakewriter` commands, kept here so tests call it directly and the
