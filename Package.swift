@@ -157,7 +157,8 @@ let package = Package(
         .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                             "RedisStreams", "TestSupport"]),
         .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeModel", "LakeDecoding", "LakeOutput",
-                                                           "Parquet", "ObjectStore", "RedisStreams", "TestSupport"]),
+                                                           "Parquet", "ObjectStore", "RedisStreams", "TestSupport",
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                              "ObjectStore", "RedisStreams", "PostgresSource", "TestSupport"]),
     ]

@@ -5,8 +5,8 @@ import RedisStreams
 /// to check that nothing is acknowledged before its file is stored.
 package protocol EntryAcknowledging: Sendable {
     func acknowledge(stream: String, group: String, ids: [StreamID]) async throws
-    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
-                    maxLength: Int?) async throws
+    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, reason: String,
+                    entity: String, maxLength: Int?) async throws
     /// The entry `id` of `stream` as it is in the stream now (nil: deleted or trimmed since).
     func entry(stream: String, id: StreamID) async throws -> StreamBatch?
 }
@@ -17,9 +17,9 @@ extension RedisStreamClient: EntryAcknowledging {
     }
 
     package func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
-                            entity: String, maxLength: Int?) async throws {
+                            reason: String, entity: String, maxLength: Int?) async throws {
         let _: StreamID = try await deadLetter(entry: entry, of: batch, to: deadLetterStream, error: error,
-                                               entity: entity, maxLength: maxLength)
+                                               reason: reason, entity: entity, maxLength: maxLength)
     }
 
     package func entry(stream: String, id: StreamID) async throws -> StreamBatch? {

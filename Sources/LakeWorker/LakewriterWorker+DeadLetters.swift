@@ -8,21 +8,28 @@ import RedisStreams
 import Retrying
 
 /// Reading: a stream batch goes into the buffers; what cannot be written is dead-lettered
-/// (`{stream}:dlq`, the layout of ``RedisStreamClient/deadLetter(entry:of:to:error:entity:maxLength:)``)
+/// (`{stream}:dlq`, the layout of ``RedisStreamClient/deadLetter(entry:of:to:error:reason:entity:maxLength:)``)
 /// and acknowledged with the entries that have nothing to write.
 extension LakewriterWorker {
     // MARK: Reading
 
     func handle(_ batch: StreamBatch, state: WorkerState) async throws {
         metrics.eventsConsumed(stream: batch.stream, batch.count)
-        let result = await state.ingest(batch, now: .now)
+        // Re-read entries (own pending ones, claimed ones) carry a delivery count: past
+        // `max_deliveries` they are dead-lettered, so no entry can make a crash loop.
+        var redelivered: [StreamID: Int] = [:]
+        if batch.source != .new, let limit = config.redis.maxDeliveries, !batch.isEmpty {
+            redelivered = await deliveriesAbove(limit, in: batch)
+        }
+        let result = await state.ingest(batch, now: .now, redelivered: redelivered)
         if result.deadLetters.isEmpty && result.ackNow.isEmpty { return }
         var ackIDs = result.ackNow
         for d in result.deadLetters {
             let entry = batch.entries[d.entry]
             try await retrying("dead-letter XADD", stream: batch.stream) {
                 try await self.entries.deadLetter(entry: d.entry, of: batch, to: batch.stream + ":dlq", error: d.error,
-                                                  entity: d.entity, maxLength: self.config.redis.deadLetterMaxLength)
+                                                  reason: d.reason, entity: d.entity,
+                                                  maxLength: self.config.redis.deadLetterMaxLength)
             }
             logger.warning("dead letter", metadata: [
                 "stream": "\(batch.stream)", "id": "\(entry.id)", "entity": "\(d.entity)", "error": "\(d.error)",
@@ -31,8 +38,44 @@ extension LakewriterWorker {
             ackIDs.append(entry.id)
         }
         try await retrying("XACK", stream: batch.stream) {
-            try await self.entries.acknowledge(stream: batch.stream, group: self.config.redis.group, ids: ackIDs)
+            try await self.acknowledge(stream: batch.stream, ids: ackIDs)
         }
+    }
+
+    /// The entries of `batch` that XPENDING's extended form says were delivered more than
+    /// `limit` times, with their counts. Paged over the batch's id range (this consumer's
+    /// entries only); a failure is logged and checks nothing (the next re-read checks again).
+    func deliveriesAbove(_ limit: Int, in batch: StreamBatch) async -> [StreamID: Int] {
+        var lo = batch.entries[0].id, hi = lo
+        for e in batch.entries {
+            if e.id < lo { lo = e.id }
+            if e.id > hi { hi = e.id }
+        }
+        var out: [StreamID: Int] = [:]
+        var start = lo
+        // Entries of this consumer inside the range that are not in the batch (held ones) make
+        // more pages; the bound keeps a huge pending list from stalling the read.
+        for _ in 0..<64 {
+            let page: [PendingEntry]
+            do {
+                page = try await client.pendingEntries(stream: batch.stream, group: config.redis.group, start: start, end: hi,
+                                                       count: max(batch.count, 100), consumer: config.redis.consumer)
+            } catch {
+                logger.warning("XPENDING for delivery counts failed; not checking redis.max_deliveries for this batch",
+                               metadata: ["stream": "\(batch.stream)", "error": "\(error)"])
+                return [:]
+            }
+            for p in page where p.deliveries > limit { out[p.id] = p.deliveries }
+            guard let last = page.last, page.count >= max(batch.count, 100), last.id < hi else { break }
+            start = last.id.successor
+        }
+        return out
+    }
+
+    /// XACK, remembering the greatest id (a destroyed group is recreated after it).
+    func acknowledge(stream: String, ids: [StreamID]) async throws {
+        try await entries.acknowledge(stream: stream, group: config.redis.group, ids: ids)
+        acknowledged.record(stream: stream, ids: ids)
     }
 
     /// Retries a Redis call while the connection recovers; gives up only on cancellation.

@@ -104,7 +104,7 @@ extension LakewriterWorker {
         for (stream, ids) in job.ids {
             do {
                 try await retrying("XACK", stream: stream) {
-                    try await self.entries.acknowledge(stream: stream, group: self.config.redis.group, ids: ids)
+                    try await self.acknowledge(stream: stream, ids: ids)
                 }
             } catch {
                 logger.warning("acknowledgement abandoned at shutdown; the entries will be read again",

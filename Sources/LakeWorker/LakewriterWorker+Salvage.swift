@@ -34,7 +34,8 @@ extension LakewriterWorker {
                 if let entry = try await entries.entry(stream: stream, id: id) {
                     try await retrying("dead-letter XADD", stream: stream) {
                         try await self.entries.deadLetter(entry: 0, of: entry, to: stream + ":dlq", error: error,
-                                                          entity: job.entity, maxLength: self.config.redis.deadLetterMaxLength)
+                                                          reason: "encode", entity: job.entity,
+                                                          maxLength: self.config.redis.deadLetterMaxLength)
                     }
                     logger.warning("dead letter", metadata: [
                         "stream": "\(stream)", "id": "\(id)", "entity": "\(job.entity)", "error": "\(error)",
@@ -47,7 +48,7 @@ extension LakewriterWorker {
             }
             let badIDs = bad.map { ids[$0] }
             try await retrying("XACK", stream: stream) {
-                try await self.entries.acknowledge(stream: stream, group: self.config.redis.group, ids: badIDs)
+                try await self.acknowledge(stream: stream, ids: badIDs)
             }
         } catch {
             return true  // cancelled at shutdown: the unacknowledged entries stay pending

@@ -40,6 +40,10 @@ public final class LakewriterWorker: Service, Sendable {
     let abandoned = Mutex(0)
     /// Progress of the read loop and the flushes, for `/healthz`.
     let alive: Liveness
+    /// The greatest id acknowledged per stream since the start: where a destroyed group is recreated.
+    let acknowledged = AcknowledgedIDs()
+    /// Entities the dead-letter breaker paused, and why (for `/readyz`).
+    let pauses = EntityPauses()
 
     /// - Parameter store: the object store to write to; nil opens the one `storage` configures.
     public convenience init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
@@ -74,11 +78,13 @@ public final class LakewriterWorker: Service, Sendable {
         self.entries = entries ?? client
     }
 
-    /// Nil when Redis and storage are reachable, else why not (for `/readyz`).
+    /// Nil when Redis and storage are reachable and no entity is paused by the dead-letter
+    /// breaker, else why not (for `/readyz`).
     public func readiness() async -> String? {
         let redis = client.status
         if !redis.isReady, let e = redis.lastError { return "redis: \(e)" }
         if let why = storageReady.reason { return "storage: \(why)" }
+        if let why = pauses.reason { return why }
         return nil
     }
 
@@ -111,12 +117,14 @@ public final class LakewriterWorker: Service, Sendable {
             schemas = try await loadSchemas(records)
         }
         let state = try WorkerState(config: config, metrics: metrics, logger: logger, jobs: jobContinuation,
-                                    schemas: schemas, recorder: recorder)
+                                    schemas: schemas, recorder: recorder, pauses: pauses)
         let streams = state.router.streamNames
         var cc = StreamConsumer.Configuration(streams: streams, group: config.redis.group, consumer: config.redis.consumer)
         cc.count = config.redis.batch
         cc.block = config.redis.block
         cc.prefetch = 2
+        let acknowledged = self.acknowledged
+        cc.recreateAfter = { acknowledged.last(stream: $0) }
         let consumer = StreamConsumer(redis: redisConfiguration, configuration: cc, logger: logger)
         let stopping = StopFlag()
         logger.info("worker starting", metadata: [
@@ -383,6 +391,33 @@ final class StopFlag: Sendable {
     private let flag = Mutex(false)
     func stop() { flag.withLock { $0 = true } }
     var isStopped: Bool { flag.withLock { $0 } }
+}
+
+/// The greatest entry id this worker acknowledged per stream (dead letters included).
+final class AcknowledgedIDs: Sendable {
+    private let last = Mutex<[String: StreamID]>([:])
+    func record(stream: String, ids: [StreamID]) {
+        guard let top = ids.max() else { return }
+        last.withLock { m in
+            if m[stream].map({ top > $0 }) ?? true { m[stream] = top }
+        }
+    }
+    func last(stream: String) -> StreamID? { last.withLock { $0[stream] } }
+}
+
+/// Entities paused by the dead-letter breaker, with the reason `/readyz` shows.
+package final class EntityPauses: Sendable {
+    private let paused = Mutex<[(entity: String, reason: String)]>([])
+    package init() {}
+    func pause(entity: String, reason: String) {
+        paused.withLock { p in
+            if !p.contains(where: { $0.entity == entity }) { p.append((entity, reason)) }
+        }
+    }
+    /// Every paused entity's reason, one per line; nil when none is paused.
+    var reason: String? {
+        paused.withLock { p in p.isEmpty ? nil : p.map(\.reason).joined(separator: "\n") }
+    }
 }
 
 /// Why storage is not ready (nil: ready), for `/readyz`.

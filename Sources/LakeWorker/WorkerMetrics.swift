@@ -56,6 +56,7 @@ public final class WorkerMetrics: Sendable {
             for reason in FlushPolicy.Reason.allCases {
                 _ = counter("lakewriter_files_written_total", Help.files, [("entity", e.name), ("reason", reason.rawValue)])
             }
+            entityPaused(entity: e.name, false)
             gauge("lakewriter_last_file_timestamp_seconds", Help.lastFile, [("entity", e.name)]).set(now)
             gauge("lakewriter_oldest_buffered_seconds", Help.oldestBuffered, [("entity", e.name)]).set(0.0)
         }
@@ -63,7 +64,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// Dead-letter reasons an entity's entries can have (`unroutable` entries have no entity).
-    static let deadLetterReasons = ["decode", "schema", "encode"]
+    static let deadLetterReasons = ["decode", "schema", "encode", "redelivered"]
 
     enum Help {
         static let consumed = "Stream entries read from Redis"
@@ -232,6 +233,11 @@ public final class WorkerMetrics: Sendable {
     public func pending(stream: String, _ n: Int) {
         gauge("lakewriter_pending_entries", "Entries delivered but not yet acknowledged (XPENDING)", [("stream", stream)])
             .set(Int64(n))
+    }
+
+    public func entityPaused(entity: String, _ paused: Bool) {
+        gauge("lakewriter_entity_paused", "1 while the dead-letter breaker pauses the entity (its entries stay pending)",
+              [("entity", entity)]).set(Int64(paused ? 1 : 0))
     }
 
     public func deadLetterLength(stream: String, _ n: Int) {

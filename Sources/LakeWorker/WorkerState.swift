@@ -34,7 +34,7 @@ struct FlushJob: Sendable {
 struct DeadLetter: Sendable {
     var entry: Int
     var entity: String
-    /// A bounded label: decode, unroutable, deleted, schema.
+    /// A bounded label: decode, unroutable, schema, redelivered.
     var reason: String
     var error: String
 }
@@ -72,7 +72,18 @@ actor WorkerState {
         var evolution: SchemaEvolution?
         /// The newest version handed to the recorder.
         var queuedVersion = 0
+        /// Entries and dead letters of the recent past, for the dead-letter breaker.
+        var window: DeadLetterWindow
+        /// Tripped by the breaker: the entity's entries are left pending until the next start.
+        var paused = false
+        /// Ids of the entries left pending while paused (at most ``WorkerState/parkedLimit``):
+        /// held like buffered ones, so they are kept fresh and never claimed back.
+        var parked: [StreamID] = []
+        var lastPausedLog: ContinuousClock.Instant?
     }
+
+    /// The most parked ids kept per paused entity; past it, entries stay pending untracked.
+    static let parkedLimit = 100_000
 
     let router: Router
     let policy: FlushPolicy
@@ -85,6 +96,9 @@ actor WorkerState {
     /// Where new schema versions go (nil when no entity evolves).
     let recorder: SchemaRecorder?
     private let routeField: String
+    private let breaker: DeadLetterConfig
+    /// Paused entities and why, read by `/readyz`.
+    let pauses: EntityPauses
     private var entities: [Entity]
     private var buffers: [Key: Buffer] = [:]
     private var bufferedBytes = 0
@@ -101,12 +115,16 @@ actor WorkerState {
     private var inFlightSince: [Int: (entity: Int, since: ContinuousClock.Instant)] = [:]
     private let jobs: AsyncStream<FlushJob>.Continuation
     private var memoryWaiters: [CheckedContinuation<Void, Never>] = []
+    private let maxDeliveries: Int?
 
     /// - Parameter schemas: the latest recorded version per evolving entity (a restart goes on
     ///   from there, so its files keep the evolved columns).
     init(config: LakewriterConfig, metrics: WorkerMetrics, logger: Logger,
          jobs: AsyncStream<FlushJob>.Continuation, schemas: [String: EntitySchema] = [:],
-         recorder: SchemaRecorder? = nil) throws {
+         recorder: SchemaRecorder? = nil, pauses: EntityPauses = EntityPauses()) throws {
+        breaker = config.deadLetters
+        maxDeliveries = config.redis.maxDeliveries
+        self.pauses = pauses
         router = Router(entities: config.entities, routeField: config.redis.routeField)
         policy = FlushPolicy(maxRows: config.flush.maxRows, maxBytes: Int(config.flush.maxBytes),
                              maxAge: config.flush.maxAge, idle: config.flush.idle,
@@ -117,12 +135,15 @@ actor WorkerState {
         self.recorder = recorder
         let routeField = config.redis.routeField
         self.routeField = routeField
+        let start = ContinuousClock.now
+        let window = config.deadLetters.breakerWindow
+        for e in config.entities { metrics.entityPaused(entity: e.name, false) }
         entities = try config.entities.map { e in
             var json: [UInt8]?
             if case .json(let f) = e.payload { json = Array(f.utf8) }
             let schema = e.unknownFields == .evolve ? schemas[e.name] : nil
             var entity = Entity(config: e, decoder: try EntityDecoder(entity: e, schema: schema, ignoring: [routeField]),
-                                jsonField: json)
+                                jsonField: json, window: DeadLetterWindow(length: window, now: start))
             if e.unknownFields == .evolve {
                 let evolution = SchemaEvolution(entity: e, current: schema, ignoring: [routeField])
                 entity.queuedVersion = evolution.schema.version
@@ -146,9 +167,14 @@ actor WorkerState {
     }
 
     /// Routes and decodes every entry of a batch into the buffer of its entity and hour.
-    func ingest(_ batch: StreamBatch, now: ContinuousClock.Instant) -> IngestResult {
+    /// - Parameter redelivered: delivery counts of re-read entries past `redis.max_deliveries`:
+    ///   those are dead-lettered (reason `redelivered`) unless their entity is paused.
+    func ingest(_ batch: StreamBatch, now: ContinuousClock.Instant, redelivered: [StreamID: Int] = [:]) -> IngestResult {
         var result = IngestResult()
         var touched: [Key] = []
+        if breaker.breaker {
+            for i in entities.indices { entities[i].window.advance(to: now) }
+        }
         guard let s = router.index(ofStream: batch.stream) else {
             for i in batch.entries.indices {
                 result.deadLetters.append(DeadLetter(entry: i, entity: "", reason: "unroutable",
@@ -169,6 +195,16 @@ actor WorkerState {
                     result.deadLetters.append(DeadLetter(entry: i, entity: "", reason: "unroutable", error: why))
                     continue
                 }
+                if entities[ei].paused {
+                    park(ei, entry.id, now: now)
+                    continue
+                }
+                if !redelivered.isEmpty, let n = redelivered[entry.id] {
+                    deadLetter(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "redelivered",
+                                          error: "entity \(entities[ei].config.name): entry \(entry.id) was delivered \(n) times, more than redis.max_deliveries (\(maxDeliveries ?? 0)) (stream \(batch.stream))"),
+                               ei, entry.id, now: now, into: &result)
+                    continue
+                }
                 let idBytes = UnsafeRawBufferPointer(rebasing: raw[entry.idRange])
                 let fieldName = { (f: Int) in UnsafeRawBufferPointer(rebasing: raw[batch.fields[entry.fieldsStart + f].name]) }
                 let fieldValue = { (f: Int) in UnsafeRawBufferPointer(rebasing: raw[batch.fields[entry.fieldsStart + f].value]) }
@@ -178,9 +214,10 @@ actor WorkerState {
                 if let jf = entities[ei].jsonField {
                     for f in 0..<entry.fieldCount where fieldName(f).elementsEqual(jf) { payload = fieldValue(f) }
                     guard payload != nil else {
-                        result.deadLetters.append(DeadLetter(
+                        deadLetter(DeadLetter(
                             entry: i, entity: entities[ei].config.name, reason: "decode",
-                            error: "entity \(entities[ei].config.name): entry \(entry.id) has no payload field \"\(String(decoding: jf, as: UTF8.self))\""))
+                            error: "entity \(entities[ei].config.name): entry \(entry.id) has no payload field \"\(String(decoding: jf, as: UTF8.self))\""),
+                                   ei, entry.id, now: now, into: &result)
                         continue
                     }
                 }
@@ -188,8 +225,9 @@ actor WorkerState {
                     do throws(EvolutionFailure) {
                         try evolveIfNeeded(ei, payload: payload, fieldCount: entry.fieldCount, name: fieldName)
                     } catch {
-                        result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: error.reason,
-                                                             error: "\(error.message) (stream \(batch.stream), id \(entry.id))"))
+                        deadLetter(DeadLetter(entry: i, entity: entities[ei].config.name, reason: error.reason,
+                                              error: "\(error.message) (stream \(batch.stream), id \(entry.id))"),
+                                   ei, entry.id, now: now, into: &result)
                         continue
                     }
                 }
@@ -202,8 +240,9 @@ actor WorkerState {
                         try entities[ei].decoder.stageFields(count: entry.fieldCount, name: fieldName, value: fieldValue)
                     }
                 } catch {
-                    result.deadLetters.append(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "decode",
-                                                         error: "\(error) (stream \(batch.stream), id \(entry.id))"))
+                    deadLetter(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "decode",
+                                          error: "\(error) (stream \(batch.stream), id \(entry.id))"),
+                               ei, entry.id, now: now, into: &result)
                     continue
                 }
                 // The row's time, else the entry id's (clamped: an id beyond Int64 milliseconds
@@ -217,6 +256,7 @@ actor WorkerState {
                 buffer.lastAppend = now
                 buffer.ids[s].append(entry.id)
                 result.rows += 1
+                entities[ei].window.count(deadLetter: false)
                 if buffer.rows >= policy.maxRows {
                     // Mid-batch, so a file holds exactly `max_rows` rows; the policy decides.
                     applyPolicy(to: key, now: now)
@@ -233,6 +273,59 @@ actor WorkerState {
         applyPolicy(now: now)
         publishGauges()
         return result
+    }
+
+    // MARK: Dead-letter breaker
+
+    /// Counts a dead letter of entity `ei` and either keeps it (to be written to `{stream}:dlq`
+    /// and acknowledged) or, when it makes the entity's share pass `dead_letters.breaker_ratio`,
+    /// pauses the entity and leaves the entry pending instead.
+    private func deadLetter(_ d: DeadLetter, _ ei: Int, _ id: StreamID, now: ContinuousClock.Instant,
+                            into result: inout IngestResult) {
+        guard breaker.breaker else {
+            result.deadLetters.append(d)
+            return
+        }
+        entities[ei].window.count(deadLetter: true)
+        let (total, dead) = entities[ei].window.sums
+        if total >= breaker.breakerMinEntries && Double(dead) > breaker.breakerRatio * Double(total) {
+            entities[ei].paused = true
+            let name = entities[ei].config.name
+            let why = "entity \(name) paused by the dead-letter breaker: \(dead) of its last \(total) entries within "
+                + "\(breaker.breakerWindow) failed (more than dead_letters.breaker_ratio \(breaker.breakerRatio)); its entries stay "
+                + "pending: fix the configuration and restart, or set dead_letters.breaker: off. Last error: \(Self.oneLine(d.error))"
+            pauses.pause(entity: name, reason: why)
+            metrics.entityPaused(entity: name, true)
+            logger.error("dead-letter breaker tripped: entity paused, its entries stay pending", metadata: [
+                "entity": "\(name)", "dead_letters": "\(dead)", "entries": "\(total)", "error": "\(d.error)",
+            ])
+            entities[ei].lastPausedLog = now
+            park(ei, id, now: now)
+            return
+        }
+        result.deadLetters.append(d)
+    }
+
+    /// `text` on one line for `/readyz` (it holds entry bytes): control characters escaped, at
+    /// most 300 characters.
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for u in text.unicodeScalars.prefix(300) {
+            out += u.value < 0x20 || u.value == 0x7f ? "\\u{\(String(u.value, radix: 16))}" : String(u)
+        }
+        return text.unicodeScalars.count > 300 ? out + "…" : out
+    }
+
+    /// Leaves an entry of a paused entity pending (not written, not dead-lettered, not
+    /// acknowledged); logs that the entity is still paused at most once per breaker window.
+    private func park(_ ei: Int, _ id: StreamID, now: ContinuousClock.Instant) {
+        if entities[ei].parked.count < Self.parkedLimit { entities[ei].parked.append(id) }
+        if entities[ei].lastPausedLog.map({ $0.duration(to: now) >= breaker.breakerWindow }) ?? true {
+            entities[ei].lastPausedLog = now
+            logger.warning("entity paused by the dead-letter breaker: entries stay pending", metadata: [
+                "entity": "\(entities[ei].config.name)", "held": "\(entities[ei].parked.count)",
+            ])
+        }
     }
 
     struct EvolutionFailure: Error {
@@ -391,6 +484,7 @@ actor WorkerState {
         for job in inFlightIDs.values {
             for (st, ids) in job where st == stream { out.formUnion(ids) }
         }
+        for e in entities where e.paused && e.config.stream == stream { out.formUnion(e.parked) }
         return out
     }
 
@@ -447,5 +541,47 @@ actor WorkerState {
     /// Rows and bytes still buffered (for logs at shutdown and tests).
     var summary: (rows: Int, bytes: Int, inFlightJobs: Int) {
         (buffers.values.reduce(0) { $0 + $1.rows }, bufferedBytes, inFlightJobs)
+    }
+}
+
+/// An entity's entries and dead letters over a sliding window, in ten slots (allocated once):
+/// counting is an addition, the sums are taken only when a dead letter is counted.
+struct DeadLetterWindow {
+    private var entries = [Int](repeating: 0, count: 10)
+    private var deadLetters = [Int](repeating: 0, count: 10)
+    private var slot = 0
+    private var slotStart: ContinuousClock.Instant
+    private let slotLength: Duration
+
+    init(length: Duration, now: ContinuousClock.Instant) {
+        slotLength = length / 10
+        slotStart = now
+    }
+
+    /// Drops the slots older than the window.
+    mutating func advance(to now: ContinuousClock.Instant) {
+        var steps = 0
+        while slotStart.duration(to: now) >= slotLength {
+            steps += 1
+            if steps > 10 {
+                for i in 0..<10 { entries[i] = 0; deadLetters[i] = 0 }
+                slotStart = now
+                return
+            }
+            slot = (slot + 1) % 10
+            slotStart += slotLength
+            entries[slot] = 0
+            deadLetters[slot] = 0
+        }
+    }
+
+    mutating func count(deadLetter: Bool) {
+        entries[slot] += 1
+        if deadLetter { deadLetters[slot] += 1 }
+    }
+
+    /// Entries and dead letters within the window.
+    var sums: (entries: Int, deadLetters: Int) {
+        (entries.reduce(0, +), deadLetters.reduce(0, +))
     }
 }

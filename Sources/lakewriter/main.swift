@@ -10,7 +10,7 @@ struct LakewriterCommand: AsyncParsableCommand {
         commandName: "lakewriter",
         abstract: "Redis Streams to typed Parquet on S3-compatible storage.",
         version: "lakewriter \(LakewriterVersion.version)",
-        subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self])
+        subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self, DeadLetters.self])
 }
 
 struct Run: AsyncParsableCommand {
@@ -76,6 +76,46 @@ struct CheckConfig: AsyncParsableCommand {
             let c = await Commands.checkConnections(path: config)
             if c != 0 { throw ExitCode(c) }
         }
+    }
+}
+
+struct DeadLetters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq", abstract: "Dead-letter streams ({stream}:dlq): a summary, and replay after a config fix.",
+        subcommands: [DeadLetterStats.self, DeadLetterReplay.self])
+}
+
+struct DeadLetterStats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Count dead letters per stream, entity and reason, with the oldest and newest id.",
+        discussion: "Exit status: 0 done, 2 usage or configuration error, 1 Redis failure.")
+    @Option(name: .long, help: "The YAML configuration file (its redis.url and streams).") var config: String
+    @Option(name: .long, help: "One dead-letter stream, NAME:dlq (default: every configured stream's).") var stream: String?
+
+    func run() async throws {
+        let code = await Commands.dlqStats(config: config, stream: stream)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct DeadLetterReplay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Put dead letters back on their source stream with their original fields, removing each one re-added.",
+        discussion: """
+            Each dead letter is re-added (new id) and deleted in one atomic step, so an interrupted or concurrent \
+            replay adds none twice. Exit status: 0 all selected replayed, 3 some left (malformed, or their source \
+            stream is not NAME or not configured; listed on stderr), 2 usage or configuration error, 1 Redis failure.
+            """)
+    @Option(name: .long, help: "The YAML configuration file (its redis.url and streams).") var config: String
+    @Option(name: .long, help: "The dead-letter stream, NAME:dlq.") var stream: String
+    @Option(name: .long, help: "Only the dead letters of this entity.") var entity: String?
+    @Option(name: .long, help: "Only dead letters from this dead-letter id on (inclusive).") var since: String?
+    @Flag(name: .long, help: "Print what would be replayed; change nothing.") var dryRun = false
+
+    func run() async throws {
+        let code = await Commands.dlqReplay(.init(config: config, stream: stream, entity: entity, since: since, dryRun: dryRun))
+        if code != 0 { throw ExitCode(code) }
     }
 }
 

@@ -55,7 +55,7 @@ struct BackfillEntityTests {
 
     final class NoAcks: EntryAcknowledging {
         func acknowledge(stream: String, group: String, ids: [StreamID]) async throws {}
-        func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
+        func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, reason: String, entity: String,
                         maxLength: Int?) async throws {}
         func entry(stream: String, id: StreamID) async throws -> StreamBatch? { nil }
     }

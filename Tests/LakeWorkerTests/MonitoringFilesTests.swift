@@ -27,7 +27,7 @@ import TestSupport
         let check = try ProcessRunner.run(promtool, ["check", "rules", Self.folder.appendingPathComponent("alerts.yaml").path],
                                           check: false)
         #expect(check.status == 0, "\(check.stdoutString)\(check.stderr)")
-        #expect(check.stdoutString.contains("SUCCESS: 8 rules found"))
+        #expect(check.stdoutString.contains("SUCCESS: 9 rules found"))
         let test = try ProcessRunner.run(promtool, ["test", "rules", Self.folder.appendingPathComponent("alerts.test.yaml").path],
                                          check: false)
         #expect(test.status == 0, "\(test.stdoutString)\(test.stderr)")

@@ -294,7 +294,7 @@ final class RecordingAcks: EntryAcknowledging {
         events.withLock { $0.append("ack \(stream) \(ids.count) after \(files.count) file(s)") }
     }
 
-    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, entity: String,
+    func deadLetter(entry: Int, of batch: StreamBatch, to deadLetterStream: String, error: String, reason: String, entity: String,
                     maxLength: Int?) async throws {
         events.withLock { $0.append("dlq \(deadLetterStream) \(batch.entries[entry].id) \(entity)") }
         deadLetterErrors.withLock { $0.append(error) }

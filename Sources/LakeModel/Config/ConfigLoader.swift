@@ -157,7 +157,7 @@ private struct Reader {
         var c = LakewriterConfig()
         c.redis.consumer = environment["HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "lakewriter-1"
         var entitiesNode: YAMLNode?
-        for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "entities"]) {
+        for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "dead_letters", "entities"]) {
             if n.isNull { continue }
             switch key {
             case "redis": try redis(n, &c.redis)
@@ -166,6 +166,7 @@ private struct Reader {
             case "flush": try flush(n, &c.flush)
             case "http": try http(n, &c.http)
             case "log": try log(n, &c.log)
+            case "dead_letters": try deadLetters(n, &c.deadLetters)
             default: entitiesNode = n
             }
         }
@@ -178,7 +179,7 @@ private struct Reader {
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
         for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
-                                                 "dead_letter_max_length", "consumer_lease", "tls"]) {
+                                                 "dead_letter_max_length", "consumer_lease", "tls", "max_deliveries"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -210,7 +211,30 @@ private struct Reader {
                 if (r.tls.certFile == nil) != (r.tls.keyFile == nil) {
                     throw error(v, "cert_file and key_file go together (mutual TLS needs both)")
                 }
+            case "max_deliveries":
+                if try string(v) == "none" { r.maxDeliveries = nil } else { r.maxDeliveries = try int(v, min: 1) }
             default: r.routeField = try nonEmpty(v)
+            }
+        }
+    }
+
+    func deadLetters(_ n: YAMLNode, _ d: inout DeadLetterConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["breaker", "breaker_ratio", "breaker_window", "breaker_min_entries"]) {
+            if v.isNull { continue }
+            switch key {
+            case "breaker": d.breaker = try bool(v)
+            case "breaker_ratio":
+                let s = try string(v)
+                guard let r = Double(s), r > 0, r < 1 else {
+                    throw error(v, "expected a share between 0 and 1 (exclusive), like 0.5; found '\(s)'")
+                }
+                d.breakerRatio = r
+            case "breaker_window":
+                d.breakerWindow = try duration(v)
+                guard d.breakerWindow >= .seconds(1), d.breakerWindow <= .seconds(86_400) else {
+                    throw error(v, "must be between 1s and 24h")
+                }
+            default: d.breakerMinEntries = try int(v, min: 1)
             }
         }
     }

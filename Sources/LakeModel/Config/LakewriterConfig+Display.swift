@@ -19,6 +19,7 @@ extension LakewriterConfig {
             if let n = redis.tls.serverName { out += "    server_name: \(q(n))\n" }
             out += "    insecure_skip_verify: \(redis.tls.insecureSkipVerify)\n"
         }
+        out += "  max_deliveries: \(redis.maxDeliveries.map(String.init) ?? "none")\n"
         out += "storage:\n  url: \(q(Self.maskURL(storage.url)))\n"
         if let e = storage.endpoint { out += "  endpoint: \(q(Self.maskURL(e)))\n" }
         out += "  region: \(q(storage.region))\n  path_style: \(storage.pathStyle)\n"
@@ -34,6 +35,8 @@ extension LakewriterConfig {
         out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
         out += "http:\n  listen: \(q(http.listen))\n  liveness_timeout: \(http.livenessTimeout.map(d) ?? "none")\n"
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
+        out += "dead_letters:\n  breaker: \(deadLetters.breaker ? "on" : "off")\n  breaker_ratio: \(deadLetters.breakerRatio)\n"
+        out += "  breaker_window: \(d(deadLetters.breakerWindow))\n  breaker_min_entries: \(deadLetters.breakerMinEntries)\n"
         out += "entities:\n"
         for e in entities {
             out += "  \(e.name):\n    stream: \(q(e.stream))\n"

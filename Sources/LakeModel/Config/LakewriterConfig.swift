@@ -12,6 +12,7 @@ public struct LakewriterConfig: Sendable, Equatable {
     public var flush = FlushConfig()
     public var http = HTTPConfig()
     public var log = LogConfig()
+    public var deadLetters = DeadLetterConfig()
     /// In the order of the file.
     public var entities: [EntityConfig] = []
 
@@ -46,6 +47,10 @@ public struct RedisConfig: Sendable, Equatable {
     public var deadLetterMaxLength: Int? = 100_000
     /// TLS settings for a `rediss://` URL (`redis.tls`); ignored for `redis://`.
     public var tls = RedisTLSConfig()
+    /// An entry re-read (own pending entries after a restart, or claimed with XAUTOCLAIM) whose
+    /// XPENDING delivery count is above this goes to the dead-letter stream (reason
+    /// `redelivered`) and is acknowledged. Default 10; nil (`max_deliveries: none`): no limit.
+    public var maxDeliveries: Int? = 10
 
     public init() {}
 }
@@ -60,6 +65,21 @@ public struct RedisTLSConfig: Sendable, Equatable {
     public var serverName: String?
     /// No certificate or host name verification at all (logged as a warning at every start).
     public var insecureSkipVerify = false
+
+    public init() {}
+}
+
+/// The dead-letter circuit breaker: an entity whose entries mostly go to the dead-letter stream
+/// (a wrong column type) is paused instead: its entries stay pending and the worker is not ready.
+public struct DeadLetterConfig: Sendable, Equatable {
+    /// Default true (`breaker: off` disables it, and resumes paused entities at the next start).
+    public var breaker = true
+    /// The share of an entity's entries in the window above which it is paused. Default 0.5.
+    public var breakerRatio = 0.5
+    /// The window the share is measured over (sliding, in tenths). Default 60s.
+    public var breakerWindow: Duration = .seconds(60)
+    /// Entries of the entity the window must hold before the breaker may trip. Default 20.
+    public var breakerMinEntries = 20
 
     public init() {}
 }

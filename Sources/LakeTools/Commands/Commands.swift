@@ -5,7 +5,8 @@ import LakeDecoding
 import Foundation
 import Parquet
 
-/// **LakeTools** — the offline commands (`convert`, `inspect`, `check-config`).
+/// **LakeTools** — the commands besides `run`: `convert`, `inspect`, `check-config` (`--connect`: Redis and the store) and
+/// `dlq stats` / `dlq replay` (Redis, see `DeadLetterCommands.swift`).
 ///
 /// The logic behind the `lakewriter` commands, kept here so tests call it directly and the
 /// executable only parses arguments. Each returns the exit status and writes its own output.

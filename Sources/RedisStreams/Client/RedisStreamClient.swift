@@ -163,21 +163,22 @@ public final class RedisStreamClient: Sendable {
 
     /// Copies entry `index` of `batch` to the dead-letter stream `deadLetterStream` (XADD with
     /// MAXLEN ~ `maxLength`) in the one dead-letter layout: the entry's own fields first,
-    /// unchanged, then `error` (why), `entity` (empty when unroutable), `source_id` and
-    /// `source_stream`. Ours come last so that a reader folding fields into a map (redis-py,
+    /// unchanged, then `error` (why), `reason` (a short label such as `decode`, when given),
+    /// `entity` (empty when unroutable), `source_id` and `source_stream`. Ours come last so that a reader folding fields into a map (redis-py,
     /// most clients) sees them even when the entry has fields of the same names.
     /// Acknowledge the original afterwards, so it leaves the pending list.
     @discardableResult
     public func deadLetter(entry index: Int, of batch: StreamBatch, to deadLetterStream: String, error: String,
-                           entity: String, maxLength: Int?) async throws -> StreamID {
+                           reason: String? = nil, entity: String, maxLength: Int?) async throws -> StreamID {
         let e = batch.entries[index]
         var fields: [StreamField] = []
-        fields.reserveCapacity(e.fieldCount + 4)
+        fields.reserveCapacity(e.fieldCount + 5)
         for f in e.fieldIndices {
             fields.append(StreamField(batch.bytes[batch.fields[f].name], batch.bytes[batch.fields[f].value]))
         }
+        fields.append(StreamField("error", error))
+        if let reason { fields.append(StreamField("reason", reason)) }
         fields += [
-            StreamField("error", error),
             StreamField("entity", entity),
             StreamField(Array("source_id".utf8), batch.bytes[e.idRange]),
             StreamField("source_stream", batch.stream),
@@ -206,6 +207,34 @@ public final class RedisStreamClient: Sendable {
                                   smallestID: r[1].isString ? StreamID(bytes: r[1].bytes) : nil,
                                   greatestID: r[2].isString ? StreamID(bytes: r[2].bytes) : nil,
                                   consumers: consumers)
+        }
+    }
+
+    /// XPENDING stream group start end count [consumer] (the extended form): up to `count`
+    /// pending entries from `start` through `end` (both included), with owner, idle time and
+    /// delivery count. `count` is capped at 10,000.
+    public func pendingEntries(stream: String, group: String, start: StreamID, end: StreamID, count: Int,
+                               consumer: String? = nil) async throws -> [PendingEntry] {
+        let limit = max(1, min(count, 10_000))
+        var a = Argv(capacity: 128)
+        a.append("XPENDING"); a.append(stream); a.append(group); a.append(start); a.append(end); a.append(limit)
+        if let consumer { a.append(consumer) }
+        return try await thread.run(a, operation: "XPENDING", stream: stream, retryable: true) { r throws(RedisError) in
+            func bad(_ why: String) -> RedisError {
+                RedisError(.unexpectedReply, operation: "XPENDING", stream: stream, message: why)
+            }
+            guard r.isArray, r.count <= limit else { throw bad("expected an array of at most \(limit) entries") }
+            var out: [PendingEntry] = []
+            out.reserveCapacity(r.count)
+            for i in 0..<r.count {
+                let e = r[i]
+                guard e.isArray, e.count == 4, e[0].isString, let id = StreamID(bytes: e[0].bytes),
+                      let idle = e[2].asInt, let n = e[3].asInt else {
+                    throw bad("expected [id, consumer, idle, deliveries]")
+                }
+                out.append(PendingEntry(id: id, consumer: e[1].text, idleMilliseconds: idle, deliveries: n))
+            }
+            return out
         }
     }
 
@@ -250,6 +279,15 @@ public final class RedisStreamClient: Sendable {
         return try await thread.run(a, operation: arguments.first ?? "command", stream: nil, retryable: retryable) {
             RedisValue($0)
         }
+    }
+
+    /// Any command with binary arguments (field values that are not text); the reply converted
+    /// to ``RedisValue``. Never retried (for XADD and scripts, whose effect may have happened).
+    public func command(binary arguments: [[UInt8]]) async throws -> RedisValue {
+        var a = Argv(capacity: arguments.reduce(0) { $0 + $1.count }, arguments: arguments.count)
+        for b in arguments { a.append(b) }
+        let name = arguments.first.map { String(decoding: $0.prefix(32), as: UTF8.self) } ?? "command"
+        return try await thread.run(a, operation: name, stream: nil, retryable: false) { RedisValue($0) }
     }
 
     static let ackChunk = 10_000

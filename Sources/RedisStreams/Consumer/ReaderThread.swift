@@ -342,20 +342,53 @@ final class ReaderThread: @unchecked Sendable {
         connection = nil
     }
 
-    /// XGROUP CREATE ... MKSTREAM for every stream; an existing group (BUSYGROUP) is fine. A group
-    /// created anew has no history: forget what was delivered from its stream.
+    /// XGROUP CREATE ... MKSTREAM for every stream; an existing group (BUSYGROUP) is fine.
+    ///
+    /// `recreate` (after NOGROUP): when the stream itself is gone, the group is created with it at
+    /// `0` and what was delivered from the old stream is forgotten (a new stream may reuse ids).
+    /// When the stream still exists, the group was destroyed (`XGROUP DESTROY`): it is recreated
+    /// after ``StreamConsumer/Configuration/recreateAfter`` (the last id the application
+    /// acknowledged) when that knows one, and entries after it this process already delivered
+    /// are skipped (the application holds them; its XACK clears them from the new group); else
+    /// at ``StreamConsumer/Configuration/groupStartID``, delivering everything from there again.
     private func ensureGroups(_ conn: RedisConnection, recreate: Bool, cursors: inout [Cursor],
                               lastDelivered: inout [String: StreamID]) throws(RedisError) {
         for (i, s) in config.streams.enumerated() {
+            var start = config.groupStartID
+            var streamExists = false
+            var resumedAfter: StreamID?
+            if recreate {
+                var e = Argv(capacity: 16 + s.utf8.count)
+                e.append("EXISTS"); e.append(s)
+                streamExists = try conn.command(e, operation: "EXISTS", stream: s) { $0.integer } > 0
+                if streamExists {
+                    resumedAfter = config.recreateAfter?(s)
+                    if let resumedAfter { start = resumedAfter.description }
+                } else {
+                    start = "0"
+                }
+            }
             var a = Argv(capacity: 64)
             a.append("XGROUP"); a.append("CREATE"); a.append(s); a.append(config.group)
-            a.append(recreate ? "0" : config.groupStartID); a.append("MKSTREAM")
+            a.append(start); a.append("MKSTREAM")
             do {
                 try conn.command(a, operation: "XGROUP CREATE", stream: s) { _ in () }
-                if recreate {
-                    logger.warning("redis consumer group recreated", metadata: ["redis.stream": "\(s)"])
+                if recreate && !streamExists {
+                    logger.warning("redis consumer group recreated with its deleted stream, from the start",
+                                   metadata: ["redis.stream": "\(s)"])
+                    lastDelivered[s] = nil
+                } else if let resumedAfter {
+                    logger.warning("redis consumer group was destroyed: recreated after the last entry this worker acknowledged; entries other consumers had pending before it are not read again",
+                                   metadata: ["redis.stream": "\(s)", "redis.after": "\(resumedAfter)"])
+                } else if recreate {
+                    logger.warning("redis consumer group was destroyed and this worker has acknowledged nothing from the stream since it started: recreated at the start position, entries from there are read again (written twice when already in the lake)",
+                                   metadata: ["redis.stream": "\(s)", "redis.start": "\(start)"])
+                    // Delivered before by this process or not, everything from the start comes
+                    // again: skipping would leave what earlier processes acknowledged pending.
+                    lastDelivered[s] = nil
+                } else {
+                    lastDelivered[s] = nil
                 }
-                lastDelivered[s] = nil
                 cursors[i] = .pending(after: .zero)
             } catch where error.code == .busyGroup {
                 continue

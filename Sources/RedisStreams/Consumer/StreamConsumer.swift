@@ -14,7 +14,7 @@ import Logging
 ///
 /// Faults: a lost connection, a timeout or a restarting server (`LOADING`) is retried with
 /// ``Configuration/backoff`` for ever (or ``Configuration/maxReconnectAttempts``); `NOGROUP`
-/// (the stream or group was deleted) recreates the group. Errors retrying cannot fix (credentials,
+/// (the stream or group was deleted) recreates the group (see ``Configuration/recreateAfter``). Errors retrying cannot fix (credentials,
 /// permissions, a key of the wrong type) end the sequence by throwing the ``RedisError``.
 ///
 /// Acknowledge with ``RedisStreamClient/ack(_:group:)`` once the data is durable.
@@ -39,8 +39,13 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         /// Create the groups (MKSTREAM) at start. Default true.
         public var createGroups: Bool = true
         /// Where a group created at start begins: "0" (everything in the stream, the default) or "$".
-        /// A group recreated after its stream was deleted always begins at "0".
+        /// A group recreated after its stream was deleted always begins at "0"; one recreated after
+        /// `XGROUP DESTROY` begins after ``recreateAfter``'s id, or here when that gives none.
         public var groupStartID: String = "0"
+        /// After `XGROUP DESTROY` (NOGROUP while the stream exists): the id after which the group
+        /// is recreated for a stream, normally the last one the application acknowledged there;
+        /// nil (or no closure) recreates it at ``groupStartID``. Called on the reader thread.
+        public var recreateAfter: (@Sendable (String) -> StreamID?)?
         /// Delay between reconnection attempts.
         public var backoff: Backoff = Backoff()
         /// Consecutive failed attempts before the sequence throws; nil retries for ever (default).

@@ -64,6 +64,17 @@ public struct PendingSummary: Sendable, Equatable {
     public var consumers: [String: Int]
 }
 
+/// One entry of XPENDING's extended form.
+public struct PendingEntry: Sendable, Equatable {
+    public var id: StreamID
+    public var consumer: String
+    /// Milliseconds since the entry was last delivered.
+    public var idleMilliseconds: Int
+    /// How many times the entry was delivered (XREADGROUP of pending entries, XCLAIM and
+    /// XAUTOCLAIM add one; `XCLAIM … JUSTID` does not).
+    public var deliveries: Int
+}
+
 /// One group of XINFO GROUPS.
 public struct GroupInfo: Sendable, Equatable {
     public var name: String

@@ -18,6 +18,13 @@ public struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     public var description: String { "\(milliseconds)-\(sequence)" }
 
+    /// The smallest id after this one (for exclusive range starts); the largest id is its own.
+    public var successor: StreamID {
+        if sequence < .max { return StreamID(milliseconds: milliseconds, sequence: sequence + 1) }
+        if milliseconds < .max { return StreamID(milliseconds: milliseconds + 1, sequence: 0) }
+        return self
+    }
+
     /// Parses `ms-seq` or `ms` (sequence 0) from raw bytes; nil when malformed.
     public init?(bytes: UnsafeRawBufferPointer) {
         var ms: UInt64 = 0, seq: UInt64 = 0
