@@ -39,13 +39,15 @@ import TestSupport
             """)
     }
 
+    /// The bucket the worker tests share (SeaweedFS gives every bucket its own volumes), with a
+    /// prefix per test: returns `bucket/prefix` and a store on it.
     static func makeBucket(_ s: Servers) async throws -> (String, any ObjectStore) {
-        let bucket = "lw-connect-\(UUID().uuidString.prefix(8).lowercased())"
-        let store = try makeObjectStore(url: "s3://\(bucket)", options: ObjectStoreOptions(
-            endpoint: s.endpoint, region: TestEnvironment.s3Region, addressing: .pathStyle,
-            credentials: S3Credentials(accessKeyID: s.key, secretAccessKey: s.secret)))
-        try await (store as! S3ObjectStore).createBucket()
-        return (bucket, store)
+        let bucket = "lakewriter-worker-tests"
+        let options = ObjectStoreOptions(endpoint: s.endpoint, region: TestEnvironment.s3Region, addressing: .pathStyle,
+                                         credentials: S3Credentials(accessKeyID: s.key, secretAccessKey: s.secret))
+        try? await (try makeObjectStore(url: "s3://\(bucket)", options: options) as! S3ObjectStore).createBucket()
+        let path = "\(bucket)/connect-\(UUID().uuidString.prefix(8).lowercased())"
+        return (path, try makeObjectStore(url: "s3://\(path)", options: options))
     }
 
     @Test func reachableRedisAndStoreAreReportedAndNothingIsLeftBehind() async throws {

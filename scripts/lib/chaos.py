@@ -16,7 +16,7 @@ ENDPOINT = ENV["LAKEWRITER_TEST_S3_ENDPOINT"]
 KEY, SECRET = ENV["LAKEWRITER_TEST_S3_ACCESS_KEY"], ENV["LAKEWRITER_TEST_S3_SECRET_KEY"]
 REGION = ENV.get("LAKEWRITER_TEST_S3_REGION", "us-east-1")
 REDIS_SERVER = ENV.get("LAKEWRITER_REDIS_SERVER", "/usr/bin/redis-server")
-BUCKET = "lakewriter-chaos"
+BUCKET = "lakewriter-worker-tests"  # the bucket the worker tests share (SeaweedFS: volumes per bucket)
 STREAM = "chaos:events"
 
 

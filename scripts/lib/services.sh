@@ -106,7 +106,7 @@ EOF
   # Every listener gets an explicit free port (grpc ones too); iceberg and lance are off.
   "$LAKEWRITER_WEED" server -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
     -master.port="$master" -master.port.grpc="$(lw_free_port)" -master.volumeSizeLimitMB=256 \
-    -volume.port="$volume" -volume.port.grpc="$(lw_free_port)" -volume.max=100 \
+    -volume.port="$volume" -volume.port.grpc="$(lw_free_port)" -volume.max=400 \
     -filer.port="$filer" -filer.port.grpc="$(lw_free_port)" \
     -s3 -s3.port="$s3" -s3.port.grpc="$(lw_free_port)" -s3.config="$d/identities.json" \
     -s3.port.iceberg=0 -s3.port.lance=0 >"$d/log" 2>&1 &
