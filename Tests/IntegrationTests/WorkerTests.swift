@@ -435,6 +435,55 @@ import TestSupport
         #expect(Set(rows.map { $0[0] as! String }) == ids && rows.count == ids.count)
         #expect(output.contains("file written"))
         #expect(!output.contains(env.secretKey))
+        // Every line the worker logged is strict logfmt; numbers read back as numbers.
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect(throws: Never.self, "\(line)") { try Logfmt.parse(line) }
+        }
+        let written = try lines.map(Logfmt.fields).filter { $0["msg"] == "file written" }
+        #expect(written.map { Int($0["rows"] ?? "") }.reduce(0) { $0 + ($1 ?? 0) } == 300)
+        #expect(written.allSatisfy { Int($0["bytes"] ?? "x") != nil && $0["entity"] == "clicks" && $0["level"] == "info" })
+    }
+
+    /// Past `flush.shutdown_grace` the drain is cut short: exit 130 (as README and `--help` say),
+    /// nothing unwritten acknowledged, and no Swift error dump in the log (JSON lines here).
+    @Test func shutdownGraceExceededExits130() async throws {
+        let env = try WorkerTests.env()
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
+        _ = try await WorkerTests.makeStore(env, bucket: bucket)
+        let s3Port = Int(env.s3Endpoint.split(separator: ":").last!)!
+        let proxy = try TCPProxy(targetPort: s3Port)
+        defer { proxy.stop() }
+        proxy.setDown(true)  // the drain cannot finish: uploads keep failing
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        let config = yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)")
+            .replacingOccurrences(of: "shutdown_grace: 20s", with: "shutdown_grace: 2s") + "\nlog: {format: json}\n"
+        let (p, log) = try start(config)
+        defer { if p.isRunning { p.terminate() } }
+        _ = try await produce(client, "clicks-\(id)", 40)
+        try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
+            let p = try? await client.pending(stream: "clicks-\(id)", group: "g-\(id)")
+            return p?.count == 40
+        }
+        let signalled = ContinuousClock.now
+        kill(p.processIdentifier, SIGTERM)
+        let status = try await waitForExit(p, timeout: .seconds(30))
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(status == WorkerMain.interruptedExitCode, "\(output)")
+        #expect(signalled.duration(to: .now) >= .seconds(2))  // it waited for the grace
+        #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 40)
+        #expect(!output.contains("CancellationError"), "\(output)")
+        var messages: [String] = []
+        for line in output.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil, "\(line)")
+            if let m = object?["msg"] as? String { messages.append(m) }
+            if object?["msg"] as? String == "http listening" { #expect(object?["http.port"] is Int, "\(line)") }
+        }
+        #expect(messages.contains { $0.hasPrefix("shutdown grace exceeded: exiting with 130") }, "\(messages)")
+        #expect(!messages.contains("lakewriter stopped on an error"), "\(messages)")
     }
 
     @Test func secondSignalExitsAtOnceWithoutAcknowledging() async throws {

@@ -354,6 +354,13 @@ final class ReaderThread: @unchecked Sendable {
                 try conn.command(a, operation: "XGROUP CREATE", stream: s) { _ in () }
                 if recreate {
                     logger.warning("redis consumer group recreated", metadata: ["redis.stream": "\(s)"])
+                } else {
+                    // A new group decides what history is written: say which start it took.
+                    let start = config.groupStartID
+                    logger.info("redis consumer group created", metadata: [
+                        "redis.stream": "\(s)", "redis.group": "\(config.group)",
+                        "redis.start": "\(start == "0" ? "earliest" : start == "$" ? "latest" : start)",
+                    ])
                 }
                 lastDelivered[s] = nil
                 cursors[i] = .pending(after: .zero)
