@@ -124,3 +124,57 @@ func withLoggedWorker(_ config: LakewriterConfig, logger: Logger, _ body: () asy
         #expect(r.logs.matching("redis consumer group created").first?.metadata["redis.start"] == r.history[2])
     }
 }
+
+/// `payload: fields` with the default `empty_as_null`: a producer's empty strings for nullable
+/// non-string columns land as nulls (not dead letters); strings keep `""`.
+@Suite(.serialized) struct WorkerEmptyAsNullTests {
+    @Test func emptyFieldValuesAreNulls() async throws {
+        let env = try WorkerTests.env()
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
+        let store = try await WorkerTests.makeStore(env, bucket: bucket)
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        let yaml = WorkerTests.header(env, id: id, bucket: bucket, flush: "max_rows: 100000, max_age: 60s, idle: 300ms, shutdown_grace: 20s") + """
+
+            entities:
+              orders:
+                stream: orders-\(id)
+                payload: fields
+                columns:
+                  order_id: int64 not null
+                  customer_id: int64
+                  amount: "decimal(8,2)"
+                  placed_at: timestamp(ms, utc)
+                  note: string
+            """
+        let config = try ConfigLoader(environment: [:]).load(yaml: yaml)
+        #expect(config.entities[0].emptyAsNull)
+        let stream = "orders-\(id)"
+        try await WorkerTests.withWorker(config) { _ in
+            _ = try await client.add(stream: stream, fields: [StreamField("order_id", "1"), StreamField("customer_id", ""),
+                                                              StreamField("amount", ""), StreamField("placed_at", ""), StreamField("note", "")])
+            _ = try await client.add(stream: stream, fields: [StreamField("order_id", "2"), StreamField("customer_id", "7"),
+                                                              StreamField("amount", "12.30"), StreamField("placed_at", "1764582000000"),
+                                                              StreamField("note", "gift")])
+            _ = try await client.add(stream: stream, fields: [StreamField("order_id", ""), StreamField("note", "no id")])  // required: dead letter
+            try await WorkerTests.waitUntil(timeout: .seconds(30), "all acknowledged") {
+                try await WorkerTests.allAcknowledged(client, streams: [stream], group: "g-\(id)")
+            }
+        }
+        let (dir, _) = try await WorkerTests.download(store, prefix: "lake/orders/")
+        let rows = try WorkerTests.duckdb(env, """
+            select order_id, customer_id, cast(amount as varchar), epoch_ms(placed_at), note
+            from read_parquet('\(dir.path)/lake/orders/**/*.parquet') order by order_id
+            """) as! [[Any]]
+        #expect(rows.count == 2)
+        #expect(rows.first?[0] as? Int == 1 && rows.first?[1] is NSNull && rows.first?[2] is NSNull && rows.first?[3] is NSNull,
+                "\(rows)")
+        #expect(rows.first?[4] as? String == "")
+        #expect(rows.last?[1] as? Int == 7 && rows.last?[2] as? String == "12.30" && rows.last?[4] as? String == "gift", "\(rows)")
+        let dead = try await client.command(["XRANGE", stream + ":dlq", "-", "+"])
+        func texts(_ v: RedisValue) -> [String] { v.array.map { $0.flatMap(texts) } ?? [v.text ?? ""] }
+        let text = texts(dead).joined(separator: " ")
+        #expect(text.contains("required field is missing or null") && text.contains("order_id"), "\(text)")
+        #expect(!text.contains("not a number"), "\(text)")
+    }
+}

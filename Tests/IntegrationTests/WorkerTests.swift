@@ -442,7 +442,8 @@ import TestSupport
             #expect(throws: Never.self, "\(line)") { try Logfmt.parse(line) }
         }
         let written = try lines.map(Logfmt.fields).filter { $0["msg"] == "file written" }
-        #expect(written.map { Int($0["rows"] ?? "") }.reduce(0) { $0 + ($1 ?? 0) } == 300)
+        let rowCounts: [Int] = written.compactMap { (f: [String: String]) -> Int? in f["rows"].flatMap { Int($0) } }
+        #expect(rowCounts.count == written.count && rowCounts.reduce(0, +) == 300)
         #expect(written.allSatisfy { Int($0["bytes"] ?? "x") != nil && $0["entity"] == "clicks" && $0["level"] == "info" })
     }
 

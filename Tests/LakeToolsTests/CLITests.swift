@@ -162,10 +162,12 @@ import TestSupport
         let (dir, config) = try setup()
         let input = dir + "/in.jsonl"
         try (1...500).map { "{\"id\": \($0), \"name\": \"n\($0)\"}" }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        // One thread in pyarrow: the suite runs many processes at once.
         let script = """
-        import sys, io, pyarrow.parquet as pq
-        t = pq.read_table(io.BytesIO(sys.stdin.buffer.read()))
-        print(t.num_rows, sum(t.column("id").to_pylist()), t.column("name")[499])
+        import sys, io, pyarrow as pa, pyarrow.parquet as pq
+        pa.set_cpu_count(1)
+        t = pq.read_table(io.BytesIO(sys.stdin.buffer.read()), use_threads=False)
+        print(t.num_rows, sum(t.column("id").to_pylist()), t.column("name").to_pylist()[-1])
         """
         // A real shell pipe; pipefail makes a failing convert fail the pipeline.
         let r = try ProcessRunner.run("/bin/bash", ["-c", "set -o pipefail; cd \"$0\" && \"$1\" convert --config \"$2\" --entity small --input \"$3\" --output - --log-level warning | \"$4\" -c \"$5\"",
@@ -179,13 +181,13 @@ import TestSupport
         let rej = try ProcessRunner.run("/bin/bash", ["-c", "set -o pipefail; \"$0\" convert --config \"$1\" --entity small --input \"$2\" --output - | \"$3\" -c \"$4\"",
                                                       Self.binary, config, input, python, script], check: false)
         #expect(rej.status == 3, "\(rej.stderr)")
-        #expect(rej.stdoutString.hasPrefix("1 1 "), "\(rej.stdoutString)")
+        #expect(rej.stdoutString == "1 1 None\n", "\(rej.stdoutString)")
     }
 
     @Test func inspectBinaryExitCodes() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) || TestEnvironment.isCI else { return }
         let dir = try TestEnvironment.temporaryDirectory("cli-bin").path
-        try "redis".write(toFile: dir + "/r.parquet", atomically: true, encoding: .utf8)
+        try "redis-server dump, not Parquet".write(toFile: dir + "/r.parquet", atomically: true, encoding: .utf8)
         let bad = try ProcessRunner.run(Self.binary, ["inspect", dir + "/r.parquet"], check: false)
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("not a Parquet file (starts with \"redi\", expected \"PAR1\")"), "\(bad.stderr)")

@@ -358,7 +358,7 @@ final class ReaderThread: @unchecked Sendable {
                     // A new group decides what history is written: say which start it took.
                     let start = config.groupStartID
                     logger.info("redis consumer group created", metadata: [
-                        "redis.stream": "\(s)", "redis.group": "\(config.group)",
+                        "redis.stream": "\(s)",
                         "redis.start": "\(start == "0" ? "earliest" : start == "$" ? "latest" : start)",
                     ])
                 }
