@@ -39,15 +39,17 @@ struct Run: AsyncParsableCommand {
         SIGINT drains: stop reading, flush, upload, acknowledge, exit.
 
         Examples:
-          lakewriter run --config lakewriter.yaml
-          lakewriter run --config lakewriter.yaml --log-level debug
+          lakewriter run --config lw.yaml
+          lakewriter run --config lw.yaml --log-level debug
 
         Exit status:
-          0    drained after SIGTERM/SIGINT: every buffered row written and acknowledged
+          0    drained after SIGTERM/SIGINT: every buffered row written and
+               acknowledged
           1    stopped on an error (logged with its cause)
           2    usage or configuration error
-          130  drain cut short, by a second signal or by flush.shutdown_grace running out: \
-        what was not written stays pending and is read again on the next start
+          130  drain cut short, by a second signal or by flush.shutdown_grace
+               running out: what was not written stays pending and is read
+               again on the next start
         """)
     @Option(name: .long, help: "The YAML configuration file.") var config: String
     @Option(name: .long, help: "Overrides the config's log.level.") var logLevel: LogLevelOption?
@@ -67,15 +69,19 @@ struct Convert: AsyncParsableCommand {
         --rejects are created. --output - writes the finished file to standard output (not to a terminal).
 
         Examples:
-          lakewriter convert --config lakewriter.yaml --entity orders --input orders.jsonl --output out/orders.parquet
-          gzip -dc orders.jsonl.gz | lakewriter convert --config lakewriter.yaml --entity orders --input - --output s3://lake/orders.parquet
-          lakewriter convert --config lakewriter.yaml --entity orders --input orders.jsonl --output - | aws s3 cp - s3://lake/orders.parquet
+          lakewriter convert --config lw.yaml --entity orders \\
+            --input orders.jsonl --output out/orders.parquet --rejects out/rej.jsonl
+          gzip -dc orders.jsonl.gz | lakewriter convert --config lw.yaml \\
+            --entity orders --input - --output s3://lake/orders.parquet
+          lakewriter convert --config lw.yaml --entity orders \\
+            --input orders.jsonl --output - | aws s3 cp - s3://lake/o.parquet
 
         Exit status:
           0  every line converted
           1  I/O or storage failure
           2  usage or configuration error
-          3  some lines rejected (written to --rejects, else the first 10 on stderr); the file holds the others
+          3  some lines rejected (in --rejects, else the first 10 on stderr);
+             the file holds the others
         """)
     @Option(name: .long, help: "The YAML configuration file.") var config: String
     @Option(name: .long, help: "The entity whose columns the lines hold.") var entity: String
@@ -105,14 +111,15 @@ struct Inspect: AsyncParsableCommand {
         (columns added, removed or changed against the first schema). At most 10000 files.
 
         Examples:
-          lakewriter inspect lake/orders/year=2026/month=12/day=01/hour=10/0193….parquet
+          lakewriter inspect lake/orders/year=2026/month=12/day=01/hour=10/x.parquet
           lakewriter inspect lake/orders/ --json
           lakewriter inspect a.parquet b.parquet
-          lakewriter inspect s3://lake/events/orders/ --config lakewriter.yaml
+          lakewriter inspect s3://lake/events/orders/ --config lw.yaml
 
         Exit status:
           0  every file read
-          1  a file missing or not Parquet (named on stderr; the others are still listed), or a storage failure
+          1  a file missing or not Parquet (named on stderr, the others still
+             listed), or a storage failure
           2  usage or configuration error
         """)
     @Argument(help: "Files, folders, file://PATH, s3://BUCKET/KEY or s3://BUCKET/PREFIX/.") var paths: [String]
@@ -135,8 +142,8 @@ struct CheckConfig: ParsableCommand {
         or the host name) and secrets masked, or the first error with its file, line and key path.
 
         Examples:
-          lakewriter check-config --config lakewriter.yaml
-          HOSTNAME=worker-2 lakewriter check-config --config deploy/examples/config.minio.yaml
+          lakewriter check-config --config lw.yaml
+          HOSTNAME=worker-2 lakewriter check-config --config lw.yaml
 
         Exit status:
           0  valid

@@ -366,13 +366,13 @@ import TestSupport
         TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter").path
     }
 
-    func start(_ yaml: String) throws -> (Process, URL) {
+    func start(_ yaml: String, arguments: [String] = []) throws -> (Process, URL) {
         let dir = try TestEnvironment.temporaryDirectory("run")
         let cfg = dir.appendingPathComponent("config.yaml")
         try yaml.write(to: cfg, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["run", "--config", cfg.path]
+        p.arguments = ["run", "--config", cfg.path] + arguments
         let log = dir.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -497,7 +497,9 @@ import TestSupport
         proxy.setDown(true)  // the drain cannot finish: uploads keep failing
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
-        let (p, _) = try start(yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)"))
+        // --log-level overrides log.level: only errors are logged.
+        let (p, log) = try start(yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)"),
+                                 arguments: ["--log-level", "error"])
         defer { if p.isRunning { p.terminate() } }
         _ = try await produce(client, "clicks-\(id)", 50)
         try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
@@ -511,5 +513,9 @@ import TestSupport
         let status = try await waitForExit(p, timeout: .seconds(5))
         #expect(status == WorkerMain.interruptedExitCode)
         #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 50)
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let levels = try output.split(separator: "\n").filter { $0.hasPrefix("ts=") }.map { try Logfmt.fields(String($0))["level"] ?? "" }
+        #expect(Set(levels).isSubset(of: ["error", "critical"]), "\(output)")
+        #expect(!output.contains("worker starting") && output.contains("second signal"), "\(output)")  // info is not logged
     }
 }
