@@ -95,6 +95,7 @@ import TestSupport
         #expect("\(ParquetType.decimal(precision: 12, scale: 2))" == "decimal(12,2)")
         #expect("\(ParquetType.map(key: .required("key", .string), value: .optional("value", .int64)))" == "map<string not null, int64>")
         #expect("\(ParquetType.list(.optional("element", .double)))" == "list<float64>")
+        #expect("\(CompressionError(codec: .lz4Raw, message: "x"))" == "lz4_raw compression failed: x")
     }
 }
 
