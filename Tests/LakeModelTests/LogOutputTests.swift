@@ -20,6 +20,7 @@ import TestSupport
         for (k, v) in Self.tricky { metadata[k] = .string(v) }
         metadata["bytes"] = .stringConvertible(3861)
         metadata["msg"] = "a metadata key named like a field"
+        metadata["source"] = "public.orders"  // a metadata key, not swift-log's source
         let line = handler.line(level: .warning, message: "upload failed, retrying: \"x\" = y\n", metadata: metadata,
                                 source: "LakeWorker")
         #expect(line.hasSuffix("\n"))
@@ -27,11 +28,11 @@ import TestSupport
         #expect(!body.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(body)")
         let pairs = try Logfmt.parse(body)
         #expect(pairs.prefix(4).map { $0.key } == ["ts", "level", "label", "msg"])
-        #expect(pairs.last?.key == "source")
+        #expect(pairs.last?.key == "module")
         let f = try Logfmt.fields(body)
-        #expect(f["level"] == "warning" && f["label"] == "lakewriter" && f["source"] == "LakeWorker")
+        #expect(f["level"] == "warning" && f["label"] == "lakewriter" && f["module"] == "LakeWorker")
         #expect(f["msg"] == "upload failed, retrying: \"x\" = y\n")
-        #expect(f["_msg"] == "a metadata key named like a field")
+        #expect(f["_msg"] == "a metadata key named like a field" && f["source"] == "public.orders")
         #expect(f["bytes"] == "3861")
         for (k, v) in Self.tricky { #expect(f[k] == v, "\(k)") }
         #expect(ISO8601DateFormatter.withFractions().date(from: f["ts"]!) != nil, "\(f["ts"]!)")
@@ -55,7 +56,7 @@ import TestSupport
     }
 
     struct Line: Decodable {
-        var ts: String, level: String, label: String, msg: String, source: String
+        var ts: String, level: String, label: String, msg: String, module: String
         var bytes: Int, seconds: Double, ratio: Double, ok: Bool, id: String, nan: String, text: String
         var list: [Int], nested: [String: String]
     }
@@ -75,7 +76,7 @@ import TestSupport
         #expect(decoded.bytes == 3861 && decoded.seconds == 0.125 && decoded.ratio == 1e-5 && decoded.ok)
         #expect(decoded.id == "3861" && decoded.nan == "nan" && decoded.text == "a\n\"b\"\u{1B}")
         #expect(decoded.list == [1, Int(UInt64.max >> 1)] && decoded.nested == ["k": "v"])
-        #expect(decoded.msg == "file written" && decoded.level == "info" && decoded.source == "LakeWorker")
+        #expect(decoded.msg == "file written" && decoded.level == "info" && decoded.module == "LakeWorker")
         guard let python = TestEnvironment.python else { return }
         // Python's json module as a second parser, with the types it sees.
         let r = try ProcessRunner.run(python, ["-c", """
@@ -84,7 +85,7 @@ import TestSupport
             print(",".join(f"{k}:{type(d[k]).__name__}" for k in sorted(d)))
             """], stdin: Data(line.utf8))
         #expect(r.stdoutString.trimmingCharacters(in: .whitespacesAndNewlines) == "bytes:int,id:str,label:str,level:str,list:list,"
-            + "msg:str,nan:str,nested:dict,ok:bool,ratio:float,seconds:float,source:str,text:str,ts:str")
+            + "module:str,msg:str,nan:str,nested:dict,ok:bool,ratio:float,seconds:float,text:str,ts:str")
     }
 
     @Test func typesAreWrittenAsTheConfigSpellsThem() throws {

@@ -43,12 +43,12 @@ package enum LogOutput {
 /// The fields every log line starts with; a metadata key equal to one of them is written with a
 /// `_` prefix (`_msg`), so no line holds a key twice.
 package enum LogLineKeys {
-    package static let reserved: Set<String> = ["ts", "level", "label", "msg", "source"]
+    package static let reserved: Set<String> = ["ts", "level", "label", "msg", "module"]
 
     package static func metadataKey(_ key: String) -> String { reserved.contains(key) ? "_" + key : key }
 }
 
-/// One JSON object per line on stderr: `ts`, `level`, `label`, `msg`, `source`, then the metadata
+/// One JSON object per line on stderr: `ts`, `level`, `label`, `msg`, `module` (swift-log's source), then the metadata
 /// sorted by key. A value given as a number or a boolean (`.stringConvertible(42)`,
 /// `.stringConvertible(true)`) is written as a JSON number or boolean (a non-finite double as a
 /// string), arrays and dictionaries as JSON arrays and objects, everything else as a string.
@@ -73,7 +73,7 @@ public struct JSONLogHandler: LogHandler {
     /// The line `log` writes, newline included.
     package func line(level: Logger.Level, message: String, metadata extra: Logger.Metadata?, source: String) -> String {
         var out = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.rawValue)\",\"label\":" + Self.quote(label)
-            + ",\"msg\":" + Self.quote(message) + ",\"source\":" + Self.quote(source)
+            + ",\"msg\":" + Self.quote(message) + ",\"module\":" + Self.quote(source)
         let all = extra.map { metadata.merging($0) { _, new in new } } ?? metadata
         for key in all.keys.sorted() {
             out += "," + Self.quote(LogLineKeys.metadataKey(key)) + ":"
@@ -127,9 +127,10 @@ public struct JSONLogHandler: LogHandler {
 }
 
 /// One logfmt line per event on stderr:
-/// `ts=2026-12-01T10:00:00.000Z level=info label=lakewriter msg="file written" bytes=3861 … source=LakeWorker`
-/// (`ts`, `level`, `label`, `msg`, the metadata sorted by key, `source` last). A value is written bare
-/// when it is made of printable characters other than space, `=`, `"` and `\`; otherwise it is quoted,
+/// `ts=2026-12-01T10:00:00.000Z level=info label=lakewriter msg="file written" bytes=3861 … module=LakeWorker`
+/// (`ts`, `level`, `label`, `msg`, the metadata sorted by key, `module` — swift-log's source — last).
+/// A value is written bare when it is made of printable characters other than space, `=`, `"` and
+/// `\`; otherwise it is quoted,
 /// with `"` and `\` escaped and every control character (C0, DEL, C1) escaped as `\n`, `\r`, `\t` or
 /// `\u001b`, so a value from an entry or a file can never start a forged log line or put raw NUL or
 /// escape sequences on an operator's terminal. (Invalid UTF-8 never reaches a log: Strings made from
@@ -160,7 +161,7 @@ public struct TextLogHandler: LogHandler {
         for key in all.keys.sorted() {
             out += " " + Self.key(LogLineKeys.metadataKey(key)) + "=" + Self.value(all[key]!.description)
         }
-        out += " source=" + Self.value(source) + "\n"
+        out += " module=" + Self.value(source) + "\n"
         return out
     }
 
