@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "lakewriter",
             dependencies: [
-                "LakeWorker", "LakeTools", "Parquet",
+                "LakeWorker", "LakeTools", "LakeModel", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -151,7 +151,8 @@ let package = Package(
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "TestSupport"]),
         .testTarget(name: "BackfillTests", dependencies: ["Backfill", "PostgresSource", "LakeModel", "LakeOutput", "Parquet",
                                                           "ObjectStore", "TestSupport"]),
-        .testTarget(name: "LakeModelTests", dependencies: ["LakeModel", "TestSupport"]),
+        .testTarget(name: "LakeModelTests", dependencies: ["LakeModel", "Parquet", "TestSupport",
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LakeDecodingTests", dependencies: ["LakeDecoding", "LakeModel", "Parquet", "TestSupport"]),
         .testTarget(name: "LakeOutputTests", dependencies: ["LakeOutput", "LakeModel", "Parquet", "ObjectStore", "TestSupport"]),
         .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",

@@ -385,7 +385,7 @@ package final class BackfillRun: @unchecked Sendable {
         let totalPages = plan.relations.reduce(0) { $0 + $1.pages }
         for c in chunks where c.state == "done" { pagesDone.add(pages(of: c, plan: plan), ordering: .relaxed) }
         logger.info("backfill starting", metadata: [
-            "run": "\(runID)", "source": "\(plan.source)", "jobs": "\(min(jobs, max(1, todo.count)))",
+            "run": "\(runID)", "source": "\(plan.source)", "jobs": .stringConvertible(min(jobs, max(1, todo.count))),
             "chunks": "\(todo.count) of \(chunks.count)", "output": "\(setup.storage.url)",
             "snapshot": "\(coordinator?.snapshotID ?? "-")",
         ])
@@ -467,8 +467,8 @@ package final class BackfillRun: @unchecked Sendable {
             + (rejects.rejected > 0 ? ", \(rejects.rejected) rejected (\(rejects.writtenPath ?? rejects.path))" : "")
             + "; manifest \(BackfillManifest.key(runID: runID))\n"
         err(summary)
-        logger.info("backfill ended", metadata: ["run": "\(runID)", "state": "\(finalState)", "rows": "\(final.rows)",
-                                                 "files": "\(final.files.count)", "rejected": "\(rejects.rejected)"])
+        logger.info("backfill ended", metadata: ["run": "\(runID)", "state": "\(finalState)", "rows": .stringConvertible(final.rows),
+                                                 "files": .stringConvertible(final.files.count), "rejected": .stringConvertible(rejects.rejected)])
         if let failure {
             err("error: \(failure.description)\n")
             return failure.status

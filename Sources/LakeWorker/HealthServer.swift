@@ -76,7 +76,7 @@ public struct HealthServer: Service {
                 }
             }
         let bound = channel.channel.localAddress?.port ?? port
-        logger.info("http listening", metadata: ["http.host": "\(host)", "http.port": "\(bound)"])
+        logger.info("http listening", metadata: ["http.host": "\(host)", "http.port": .stringConvertible(bound)])
         onBound?(bound)
         try await withGracefulShutdownHandler {
             try await channel.executeThenClose { inbound in

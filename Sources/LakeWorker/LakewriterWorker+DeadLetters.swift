@@ -96,7 +96,7 @@ extension LakewriterWorker {
                 if Task.isCancelled { throw CancellationError() }
                 attempt += 1
                 logger.warning("redis call failed, retrying", metadata: [
-                    "operation": "\(what)", "stream": "\(stream)", "attempt": "\(attempt)", "error": "\(error)",
+                    "operation": "\(what)", "stream": "\(stream)", "attempt": .stringConvertible(attempt), "error": "\(error)",
                 ])
                 try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(5)).delay(attempt: attempt - 1))
             }

@@ -64,7 +64,7 @@ extension LakewriterWorker {
                 // entries stay pending (read again after a restart) rather than be lost.
                 if await salvage(job, failure: error, state: state) { return }
                 logger.error("encoding failed; entries stay pending", metadata: [
-                    "entity": "\(job.entity)", "rows": "\(job.rows)", "error": "\(error)",
+                    "entity": "\(job.entity)", "rows": .stringConvertible(job.rows), "error": "\(error)",
                 ])
                 metrics.flushFailed(entity: job.entity)
                 return
@@ -72,7 +72,7 @@ extension LakewriterWorker {
                 if Task.isCancelled {
                     abandoned.withLock { $0 += 1 }
                     logger.warning("upload abandoned at shutdown; entries stay pending", metadata: [
-                        "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)",
+                        "entity": "\(job.entity)", "key": "\(key)", "rows": .stringConvertible(job.rows),
                     ])
                     return
                 }
@@ -82,7 +82,7 @@ extension LakewriterWorker {
                 storageReady.set("\(error)")
                 metrics.flushFailed(entity: job.entity)
                 logger.error("upload failed, retrying", metadata: [
-                    "entity": "\(job.entity)", "key": "\(key)", "attempt": "\(attempt)", "error": "\(error)",
+                    "entity": "\(job.entity)", "key": "\(key)", "attempt": .stringConvertible(attempt), "error": "\(error)",
                 ])
                 do {
                     try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(30)).delay(attempt: attempt - 1))
@@ -97,9 +97,9 @@ extension LakewriterWorker {
         metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason,
                             encode: written.encodeDuration, upload: written.uploadDuration)
         logger.info("file written", metadata: [
-            "entity": "\(job.entity)", "key": "\(key)", "rows": "\(job.rows)", "bytes": "\(written.bytes)",
-            "row_groups": "\(written.rowGroups)", "parts": "\(written.parts)",
-            "seconds": "\(String(format: "%.3f", elapsed.seconds))", "reason": "\(job.reason.rawValue)",
+            "entity": "\(job.entity)", "key": "\(key)", "rows": .stringConvertible(job.rows), "bytes": .stringConvertible(written.bytes),
+            "row_groups": .stringConvertible(written.rowGroups), "parts": .stringConvertible(written.parts),
+            "seconds": .stringConvertible((elapsed.seconds * 1000).rounded() / 1000), "reason": "\(job.reason.rawValue)",
         ])
         for (stream, ids) in job.ids {
             do {
@@ -108,7 +108,7 @@ extension LakewriterWorker {
                 }
             } catch {
                 logger.warning("acknowledgement abandoned at shutdown; the entries will be read again",
-                               metadata: ["stream": "\(stream)", "entries": "\(ids.count)"])
+                               metadata: ["stream": "\(stream)", "entries": .stringConvertible(ids.count)])
             }
         }
     }

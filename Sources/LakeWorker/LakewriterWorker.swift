@@ -125,11 +125,12 @@ public final class LakewriterWorker: Service, Sendable {
         cc.prefetch = 2
         let acknowledged = self.acknowledged
         cc.recreateAfter = { acknowledged.last(stream: $0) }
+        cc.groupStartID = config.redis.start.streamID
         let consumer = StreamConsumer(redis: redisConfiguration, configuration: cc, logger: logger)
         let stopping = StopFlag()
         logger.info("worker starting", metadata: [
             "streams": "\(streams.joined(separator: ","))", "group": "\(config.redis.group)",
-            "consumer": "\(config.redis.consumer)", "storage": "\(store.location)",
+            "consumer": "\(config.redis.consumer)", "start": "\(config.redis.start)", "storage": "\(store.location)",
         ])
 
         try await withGracefulShutdownHandler {
@@ -209,7 +210,7 @@ public final class LakewriterWorker: Service, Sendable {
                 do {
                     if let s = try await records.latest(entity: e) {
                         result[e.name] = s
-                        logger.info("schema version loaded", metadata: ["entity": "\(e.name)", "version": "\(s.version)"])
+                        logger.info("schema version loaded", metadata: ["entity": "\(e.name)", "version": .stringConvertible(s.version)])
                     }
                     storageReady.set(nil)
                     break
@@ -220,7 +221,7 @@ public final class LakewriterWorker: Service, Sendable {
                     attempt += 1
                     storageReady.set("\(error)")
                     logger.error("loading the schema versions failed, retrying", metadata: [
-                        "entity": "\(e.name)", "attempt": "\(attempt)", "error": "\(error)",
+                        "entity": "\(e.name)", "attempt": .stringConvertible(attempt), "error": "\(error)",
                     ])
                     try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(30)).delay(attempt: attempt - 1))
                 }
@@ -271,7 +272,7 @@ public final class LakewriterWorker: Service, Sendable {
                        lastDLQWarning[s].map({ $0.duration(to: .now) >= .seconds(300) }) ?? true {
                         lastDLQWarning[s] = .now
                         logger.warning("dead-letter stream near its cap: the oldest dead letters will be trimmed", metadata: [
-                            "stream": "\(s):dlq", "length": "\(n)", "cap": "\(cap)",
+                            "stream": "\(s):dlq", "length": .stringConvertible(n), "cap": .stringConvertible(cap),
                         ])
                     }
                 }
@@ -365,11 +366,11 @@ public final class LakewriterWorker: Service, Sendable {
                         let batch = held.isEmpty ? r.batch : r.batch.excluding(held)
                         if batch.count < r.batch.count {
                             logger.debug("not reclaiming entries this worker holds", metadata: [
-                                "stream": "\(s)", "entries": "\(r.batch.count - batch.count)",
+                                "stream": "\(s)", "entries": .stringConvertible(r.batch.count - batch.count),
                             ])
                         }
                         if !batch.isEmpty {
-                            logger.info("claimed abandoned entries", metadata: ["stream": "\(s)", "entries": "\(batch.count)"])
+                            logger.info("claimed abandoned entries", metadata: ["stream": "\(s)", "entries": .stringConvertible(batch.count)])
                             try await handle(batch, state: state)
                         }
                     }

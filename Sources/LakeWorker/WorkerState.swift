@@ -367,7 +367,7 @@ actor WorkerState {
         entities[ei].queuedVersion = evolution.schema.version
         entities[ei].evolution = evolution
         logger.info("schema evolved", metadata: [
-            "entity": "\(config.name)", "version": "\(evolution.schema.version)",
+            "entity": "\(config.name)", "version": .stringConvertible(evolution.schema.version),
             "evolved": "\(evolution.schema.evolved.map { "\($0.name): \($0.type)" }.joined(separator: ", "))",
         ])
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeModel
 import Parquet
 import LakeTools
 import LakeWorker
@@ -9,16 +10,52 @@ struct LakewriterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lakewriter",
         abstract: "Redis Streams to typed Parquet on S3-compatible storage.",
+        discussion: """
+        Every command takes --log-level (trace, debug, info, notice, warning, error, critical) and \
+        documents its examples and exit codes in its --help. Usage errors exit with 2.
+        """,
         version: "lakewriter \(LakewriterVersion.version)",
         subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self, DeadLetters.self])
 }
 
+/// `--log-level`, validated by ArgumentParser (which lists the choices in --help and errors).
+enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// The diagnostics of the offline commands: text lines on stderr at `level` (default info).
+func bootstrapToolLogs(_ level: LogLevelOption?) {
+    var log = LogConfig()
+    log.level = (level ?? .info).rawValue
+    LogOutput.bootstrap(log)
+}
+
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the worker (consume, buffer, flush, upload, acknowledge).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the worker (consume, buffer, flush, upload, acknowledge).",
+        discussion: """
+        Reads the configured streams with the consumer group redis.group as redis.consumer, writes \
+        Parquet files to storage.url and acknowledges each entry once its file is stored. SIGTERM or \
+        SIGINT drains: stop reading, flush, upload, acknowledge, exit.
+
+        Examples:
+          lakewriter run --config lw.yaml
+          lakewriter run --config lw.yaml --log-level debug
+
+        Exit status:
+          0    drained after SIGTERM/SIGINT: every buffered row written and
+               acknowledged
+          1    stopped on an error (logged with its cause)
+          2    usage or configuration error
+          130  drain cut short, by a second signal or by flush.shutdown_grace
+               running out: what was not written stays pending and is read
+               again on the next start
+        """)
     @Option(name: .long, help: "The YAML configuration file.") var config: String
+    @Option(name: .long, help: "Overrides the config's log.level.") var logLevel: LogLevelOption?
 
     func run() async throws {
-        let code = await WorkerMain.run(configPath: config)
+        let code = await WorkerMain.run(configPath: config, logLevel: logLevel?.rawValue)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -26,16 +63,37 @@ struct Run: AsyncParsableCommand {
 struct Convert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert JSON Lines (one payload object a line) into one Parquet file.",
-        discussion: "Exit status: 0 all lines converted, 3 some rejected, 2 usage or configuration error, 1 other failure.")
+        discussion: """
+        Each line is decoded by the entity's columns, as the worker decodes a payload. The file is \
+        written under a temporary name and renamed when complete; missing folders of --output and \
+        --rejects are created. --output - writes the finished file to standard output (not to a terminal).
+
+        Examples:
+          lakewriter convert --config lw.yaml --entity orders \\
+            --input orders.jsonl --output out/orders.parquet --rejects out/rej.jsonl
+          gzip -dc orders.jsonl.gz | lakewriter convert --config lw.yaml \\
+            --entity orders --input - --output s3://lake/orders.parquet
+          lakewriter convert --config lw.yaml --entity orders \\
+            --input orders.jsonl --output - | aws s3 cp - s3://lake/o.parquet
+
+        Exit status:
+          0  every line converted
+          1  I/O or storage failure
+          2  usage or configuration error
+          3  some lines rejected (in --rejects, else the first 10 on stderr);
+             the file holds the others
+        """)
     @Option(name: .long, help: "The YAML configuration file.") var config: String
     @Option(name: .long, help: "The entity whose columns the lines hold.") var entity: String
     @Option(name: .long, help: "JSON Lines file, or - for stdin.") var input: String
-    @Option(name: .long, help: "PATH, file://PATH or s3://BUCKET/KEY.") var output: String
+    @Option(name: .long, help: "PATH, file://PATH, s3://BUCKET/KEY, or - for stdout.") var output: String
     @Option(name: .long, help: "none, snappy, gzip, zstd or lz4_raw (default: the config's).") var compression: String?
     @Option(name: .long, help: "Write rejected lines here (JSON Lines with line number, reason and the line).") var rejects: String?
     @Option(name: .long, help: "Decoding threads (default: the processor count).") var threads: Int?
+    @Option(name: .long, help: "Level of the diagnostics on stderr (default info; debug shows S3 retries).") var logLevel: LogLevelOption?
 
     func run() async throws {
+        bootstrapToolLogs(logLevel)
         let code = await Commands.convert(.init(config: config, entity: entity, input: input, output: output,
                                                 compression: compression, rejects: rejects, threads: threads))
         if code != 0 { throw ExitCode(code) }
@@ -44,13 +102,34 @@ struct Convert: AsyncParsableCommand {
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a Parquet file's schema, row groups, column chunks, statistics and metadata.")
-    @Argument(help: "PATH, file://PATH or s3://BUCKET/KEY.") var path: String
+        abstract: "Show Parquet files: one file's schema, row groups, chunks, statistics and metadata; or a table of several.",
+        discussion: """
+        One file: its schema with logical types, row groups, per column chunk the codec, encodings, \
+        sizes, values, null count and min/max decoded by type, and the key-value metadata. Several \
+        files, a folder (its *.parquet files, recursively) or an s3://BUCKET/PREFIX/ (ending in /): \
+        one line per file (rows, bytes, row groups, schema), the totals, and how the schemas differ \
+        (columns added, removed or changed against the first schema). At most 10000 files.
+
+        Examples:
+          lakewriter inspect lake/orders/year=2026/month=12/day=01/hour=10/x.parquet
+          lakewriter inspect lake/orders/ --json
+          lakewriter inspect a.parquet b.parquet
+          lakewriter inspect s3://lake/events/orders/ --config lw.yaml
+
+        Exit status:
+          0  every file read
+          1  a file missing or not Parquet (named on stderr, the others still
+             listed), or a storage failure
+          2  usage or configuration error
+        """)
+    @Argument(help: "Files, folders, file://PATH, s3://BUCKET/KEY or s3://BUCKET/PREFIX/.") var paths: [String]
     @Flag(name: .long, help: "Print JSON.") var json = false
-    @Option(name: .long, help: "Configuration whose storage credentials read s3:// paths.") var config: String?
+    @Option(name: .long, help: "Configuration whose storage settings read s3:// paths.") var config: String?
+    @Option(name: .long, help: "Level of the diagnostics on stderr (default info; debug shows S3 retries).") var logLevel: LogLevelOption?
 
     func run() async throws {
-        let code = await Commands.inspect(path: path, json: json, config: config)
+        bootstrapToolLogs(logLevel)
+        let code = await Commands.inspect(paths: paths, json: json, config: config)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -59,17 +138,30 @@ struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config", abstract: "Validate a configuration and print it resolved, secrets masked.",
         discussion: """
-            With --connect it then contacts Redis (PING, each stream and the consumer group, the consumer-name
-            lease) and the store (writes, reads back and deletes a probe object under the prefix), one verdict per
-            line, so a wrong endpoint, bucket or password shows before deploying.
+        Prints the configuration with every default filled in (redis.consumer resolved from $HOSTNAME \
+        or the host name) and secrets masked, or the first error with its file, line and key path, and \
+        where an s3:// store's credentials will come from.
 
-            Exit codes: 0 valid (and, with --connect, everything answered); 1 a --connect check failed;
-            2 the configuration is invalid.
-            """)
+        With --connect it then contacts Redis (PING, each stream and the consumer group, the consumer-name \
+        lease) and the store (writes, reads back and deletes a probe object under the prefix), one verdict per \
+        line, so a wrong endpoint, bucket or password shows before deploying.
+
+        Examples:
+          lakewriter check-config --config lw.yaml
+          HOSTNAME=worker-2 lakewriter check-config --config lw.yaml
+          lakewriter check-config --config lw.yaml --connect
+
+        Exit status:
+          0  valid (and, with --connect, everything answered)
+          1  a --connect check failed
+          2  invalid (the error names the file, line and key), or a usage error
+        """)
     @Option(name: .long, help: "The YAML configuration file.") var config: String
     @Flag(name: .long, help: "Also contact Redis and the store and report each.") var connect = false
+    @Option(name: .long, help: "Level of the diagnostics on stderr (default info).") var logLevel: LogLevelOption?
 
     func run() async throws {
+        bootstrapToolLogs(logLevel)
         let code = Commands.checkConfig(path: config)
         if code != 0 { throw ExitCode(code) }
         if connect {

@@ -366,13 +366,13 @@ import TestSupport
         TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter").path
     }
 
-    func start(_ yaml: String) throws -> (Process, URL) {
+    func start(_ yaml: String, arguments: [String] = []) throws -> (Process, URL) {
         let dir = try TestEnvironment.temporaryDirectory("run")
         let cfg = dir.appendingPathComponent("config.yaml")
         try yaml.write(to: cfg, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["run", "--config", cfg.path]
+        p.arguments = ["run", "--config", cfg.path] + arguments
         let log = dir.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -435,6 +435,56 @@ import TestSupport
         #expect(Set(rows.map { $0[0] as! String }) == ids && rows.count == ids.count)
         #expect(output.contains("file written"))
         #expect(!output.contains(env.secretKey))
+        // Every line the worker logged is strict logfmt; numbers read back as numbers.
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect(throws: Never.self, "\(line)") { try Logfmt.parse(line) }
+        }
+        let written = try lines.map(Logfmt.fields).filter { $0["msg"] == "file written" }
+        let rowCounts: [Int] = written.compactMap { (f: [String: String]) -> Int? in f["rows"].flatMap { Int($0) } }
+        #expect(rowCounts.count == written.count && rowCounts.reduce(0, +) == 300)
+        #expect(written.allSatisfy { Int($0["bytes"] ?? "x") != nil && $0["entity"] == "clicks" && $0["level"] == "info" })
+    }
+
+    /// Past `flush.shutdown_grace` the drain is cut short: exit 130 (as README and `--help` say),
+    /// nothing unwritten acknowledged, and no Swift error dump in the log (JSON lines here).
+    @Test func shutdownGraceExceededExits130() async throws {
+        let env = try WorkerTests.env()
+        let id = WorkerTests.unique(), bucket = "lakewriter-worker-tests/\(id)"
+        _ = try await WorkerTests.makeStore(env, bucket: bucket)
+        let s3Port = Int(env.s3Endpoint.split(separator: ":").last!)!
+        let proxy = try TCPProxy(targetPort: s3Port)
+        defer { proxy.stop() }
+        proxy.setDown(true)  // the drain cannot finish: uploads keep failing
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        let config = yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)")
+            .replacingOccurrences(of: "shutdown_grace: 20s", with: "shutdown_grace: 2s") + "\nlog: {format: json}\n"
+        let (p, log) = try start(config)
+        defer { if p.isRunning { p.terminate() } }
+        _ = try await produce(client, "clicks-\(id)", 40)
+        try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
+            let p = try? await client.pending(stream: "clicks-\(id)", group: "g-\(id)")
+            return p?.count == 40
+        }
+        let signalled = ContinuousClock.now
+        kill(p.processIdentifier, SIGTERM)
+        let status = try await waitForExit(p, timeout: .seconds(30))
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(status == WorkerMain.interruptedExitCode, "\(output)")
+        #expect(signalled.duration(to: .now) >= .seconds(2))  // it waited for the grace
+        #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 40)
+        #expect(!output.contains("CancellationError"), "\(output)")
+        var messages: [String] = []
+        for line in output.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil, "\(line)")
+            if let m = object?["msg"] as? String { messages.append(m) }
+            if object?["msg"] as? String == "http listening" { #expect(object?["http.port"] is Int, "\(line)") }
+        }
+        #expect(messages.contains { $0.hasPrefix("shutdown grace exceeded: exiting with 130") }, "\(messages)")
+        #expect(!messages.contains("lakewriter stopped on an error"), "\(messages)")
     }
 
     @Test func secondSignalExitsAtOnceWithoutAcknowledging() async throws {
@@ -447,7 +497,9 @@ import TestSupport
         proxy.setDown(true)  // the drain cannot finish: uploads keep failing
         let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
         defer { client.close() }
-        let (p, _) = try start(yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)"))
+        // --log-level overrides log.level: only errors are logged.
+        let (p, log) = try start(yaml(env, id: id, bucket: bucket, endpoint: "http://127.0.0.1:\(proxy.port)"),
+                                 arguments: ["--log-level", "error"])
         defer { if p.isRunning { p.terminate() } }
         _ = try await produce(client, "clicks-\(id)", 50)
         try await WorkerTests.waitUntil(timeout: .seconds(20), "all entries delivered") {
@@ -461,5 +513,9 @@ import TestSupport
         let status = try await waitForExit(p, timeout: .seconds(5))
         #expect(status == WorkerMain.interruptedExitCode)
         #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 50)
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let levels = try output.split(separator: "\n").filter { $0.hasPrefix("ts=") }.map { try Logfmt.fields(String($0))["level"] ?? "" }
+        #expect(Set(levels).isSubset(of: ["error", "critical"]), "\(output)")
+        #expect(!output.contains("worker starting") && output.contains("second signal"), "\(output)")  // info is not logged
     }
 }

@@ -238,6 +238,95 @@ import TestSupport
     }
 }
 
+/// `payload: fields` with `empty_as_null` (default true): an empty value of a non-string column
+/// is null; string and binary columns keep it; a required column rejects it as missing.
+@Suite struct EmptyAsNullTests {
+    static func entity(_ option: String) throws -> EntityConfig {
+        try DecoderTests.entity("""
+        entities:
+          e:
+            stream: s
+            payload: fields
+        \(option)
+            columns:
+              id: int64 not null
+              customer_id: int64
+              amount: "decimal(6,2)"
+              at: timestamp(ms, utc)
+              ok: bool
+              ratio: float64
+              day: date
+              u: uuid
+              raw: json
+              tags: list<string>
+              name: string
+              blob: binary
+        """, "e")
+    }
+
+    static func row(_ d: EntityDecoder, _ b: inout RowBatch, _ fields: [(String, String)]) -> DecodeError? {
+        let names = fields.map { Array($0.0.utf8) }
+        let values = fields.map { Array($0.1.utf8) }
+        return withBytes(Array("5-1".utf8)) { idp throws(DecodeError) in
+            try d.decodeFields(count: fields.count,
+                               name: { i in names[i].withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count) } },
+                               value: { i in values[i].withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count) } },
+                               streamID: idp, into: &b)
+        }
+    }
+
+    static let empties: [(String, String)] = ["customer_id", "amount", "at", "ok", "ratio", "day", "u", "raw", "tags", "name", "blob"]
+        .map { ($0, "") }
+
+    @Test func emptyIsNullByDefault() throws {
+        let e = try Self.entity("")
+        #expect(e.emptyAsNull)
+        let d = try EntityDecoder(entity: e)
+        var b = d.makeBatch()
+        #expect(Self.row(d, &b, [("id", "1")] + Self.empties) == nil)
+        #expect(Self.row(d, &b, [("id", "2"), ("customer_id", "7"), ("name", "x")]) == nil)
+        #expect(b.rowCount == 2)
+        func column(_ path: String) -> ColumnBuilder { b.columns.first { $0.descriptor.dottedPath == path }! }
+        // Nulls add a level and no value; the empty string and empty bytes are values.
+        for name in ["customer_id", "amount", "at", "ok", "ratio", "day", "u", "raw"] {
+            #expect(column(name).levelCount == 2 && column(name).valueCount == (name == "customer_id" ? 1 : 0), "\(name)")
+        }
+        #expect(column("tags.list.element").valueCount == 0)
+        #expect(column("name").valueCount == 2 && column("blob").valueCount == 1)
+        // A required column: empty is missing, reported as such (not "not a number").
+        let err = Self.row(d, &b, [("id", "")])
+        #expect(err?.reason == .required && err?.field == "id", "\(String(describing: err))")
+        #expect(b.rowCount == 2)
+        // Only the empty text: a blank is still an error.
+        #expect(Self.row(d, &b, [("id", "3"), ("customer_id", " ")])?.reason == .format)
+    }
+
+    @Test func emptyIsAnErrorWhenOff() throws {
+        let e = try Self.entity("    empty_as_null: false")
+        #expect(!e.emptyAsNull)
+        let d = try EntityDecoder(entity: e)
+        var b = d.makeBatch()
+        let err = Self.row(d, &b, [("id", "1"), ("customer_id", "")])
+        #expect(err?.field == "customer_id" && err?.message.contains("int64") == true, "\(String(describing: err))")
+        #expect(Self.row(d, &b, [("id", "1"), ("name", ""), ("blob", "")]) == nil)
+        #expect(b.rowCount == 1)
+    }
+
+    @Test func onlyWithFieldsPayload() throws {
+        do {
+            _ = try ConfigLoader(environment: [:]).load(yaml: """
+            entities:
+              e: {stream: s, payload: "json:data", empty_as_null: true, columns: {a: int64}}
+            """, file: "c.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.keyPath == "entities.e.empty_as_null" && error.message.contains("only with payload: fields"), "\(error)")
+        }
+        let shown = try ConfigLoader(environment: [:]).load(yaml: "entities:\n  e: {stream: s, columns: {a: int64}}\n").maskedYAML
+        #expect(shown.contains("    empty_as_null: true\n"))
+    }
+}
+
 /// Stage/commit split: the worker reads the time partition before choosing a batch.
 @Suite struct StagingTests {
     @Test func stagedTimeAndCommit() throws {

@@ -55,16 +55,60 @@ import TestSupport
 
     @Test func defaults() throws {
         let c = try load("entities:\n  e:\n    stream: s\n    columns:\n      a: int64\n", env: [:])
-        #expect(c.redis == RedisConfig())
+        var expected = RedisConfig()
+        expected.consumer = c.redis.consumer
+        #expect(c.redis == expected)
+        #expect(c.redis.start == .earliest)
         #expect(c.storage.url == "file://./lake" && c.storage.location == .file(path: "./lake"))
         #expect(!c.storage.pathStyle)
         #expect(c.parquet == ParquetConfig())
         #expect(c.flush == FlushConfig())
         #expect(c.http.listen == "0.0.0.0:8083")
         #expect(c.entities[0].payload == .fields && c.entities[0].unknownFields == .ignore && c.entities[0].timeColumn == nil)
-        #expect(c.redis.consumer == "lakewriter-1")
         let withHost = try load("entities:\n  e:\n    stream: s\n    columns:\n      a: int64\n", env: ["HOSTNAME": "box7"])
         #expect(withHost.redis.consumer == "box7")
+    }
+
+    /// `redis.consumer` defaults to `$HOSTNAME`, else the machine's host name: never one constant
+    /// that every VM would share; an explicit name wins; no name at all is an error naming the key.
+    @Test func consumerDefaultsToTheHostName() throws {
+        let yaml = "entities:\n  e:\n    stream: s\n    columns:\n      a: int64\n"
+        // The kernel's host name, read independently of gethostname().
+        let kernel = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(ConfigLoader.machineHostName() == kernel)
+        let machine = try ConfigLoader(environment: [:]).load(yaml: yaml, file: "test.yaml")
+        #expect(machine.redis.consumer == kernel && !kernel.isEmpty)
+        #expect(machine.redis.consumer != "lakewriter-1")
+        let other = try ConfigLoader(environment: [:], hostName: { "vm-b" }).load(yaml: yaml, file: "test.yaml")
+        #expect(other.redis.consumer == "vm-b")
+        let emptyHostVar = try ConfigLoader(environment: ["HOSTNAME": ""], hostName: { "vm-c" }).load(yaml: yaml, file: "test.yaml")
+        #expect(emptyHostVar.redis.consumer == "vm-c")
+        let pod = try ConfigLoader(environment: ["HOSTNAME": "lakewriter-2"], hostName: { "node-9" }).load(yaml: yaml, file: "test.yaml")
+        #expect(pod.redis.consumer == "lakewriter-2")
+        let explicit = try ConfigLoader(environment: ["HOSTNAME": "pod"], hostName: { "vm" })
+            .load(yaml: "redis: {consumer: mine}\n" + yaml, file: "test.yaml")
+        #expect(explicit.redis.consumer == "mine")
+        #expect(throws: ConfigError.self) { try ConfigLoader(environment: [:], hostName: { nil }).load(yaml: yaml, file: "test.yaml") }
+        do {
+            _ = try ConfigLoader(environment: [:], hostName: { nil }).load(yaml: yaml, file: "test.yaml")
+        } catch {
+            #expect(error.keyPath == "redis.consumer" && error.message.contains("set redis.consumer"), "\(error)")
+        }
+    }
+
+    /// `redis.start`: earliest (default), latest, or an entry id; anything else names the key and line.
+    @Test func startPosition() throws {
+        let yaml = "entities:\n  e:\n    stream: s\n    columns:\n      a: int64\n"
+        #expect(try load("redis: {start: latest}\n" + yaml).redis.start == .latest)
+        #expect(try load("redis: {start: earliest}\n" + yaml).redis.start == .earliest)
+        #expect(try load("redis: {start: 1764582000000-5}\n" + yaml).redis.start == .id("1764582000000-5"))
+        #expect(try load("redis: {start: \"1764582000000\"}\n" + yaml).redis.start == .id("1764582000000"))
+        #expect(StartPosition.latest.streamID == "$" && StartPosition.earliest.streamID == "0")
+        for bad in ["newest", "12-", "-1", "1-2-3", "18446744073709551616-0", "0x10", "\"\""] {
+            expectError("redis:\n  start: \(bad)\n" + yaml, path: "redis.start", line: 2, contains: "expected earliest, latest or an entry id")
+        }
+        #expect(try load("redis: {start: latest}\n" + yaml).maskedYAML.contains("  start: \"latest\"\n"))
     }
 
     @Test func environmentExpansion() throws {

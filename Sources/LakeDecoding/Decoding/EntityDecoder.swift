@@ -59,6 +59,8 @@ public final class EntityDecoder {
     // Hot-path copies of the columns' plain data, read through pointers without reference counting.
     private let specs: UnsafeMutablePointer<ScalarSpec>
     private let nestedFlags: UnsafeMutablePointer<Bool>
+    /// `payload: fields` with `empty_as_null`: columns whose empty value is null (not string or binary).
+    private let emptyIsNull: UnsafeMutablePointer<Bool>
     private let leaves: UnsafeMutablePointer<Int>
     let root: Navigation
     private let staged: UnsafeMutablePointer<Staged>
@@ -133,10 +135,12 @@ public final class EntityDecoder {
         staged.initialize(repeating: Staged(), count: max(cols.count, 1))
         specs = .allocate(capacity: max(cols.count, 1))
         nestedFlags = .allocate(capacity: max(cols.count, 1))
+        emptyIsNull = .allocate(capacity: max(cols.count, 1))
         leaves = .allocate(capacity: max(cols.count, 1))
         for (i, c) in cols.enumerated() {
             (specs + i).initialize(to: c.spec ?? ScalarSpec(.json)!)
             nestedFlags[i] = c.nested != nil
+            emptyIsNull[i] = flat && entity.emptyAsNull && c.type != .string && c.type != .binary
             leaves[i] = c.leaf
         }
         nested = NestedDecoder(arena: arena, scratch: scratch)
@@ -148,6 +152,7 @@ public final class EntityDecoder {
         specs.deinitialize(count: columns.count)
         specs.deallocate()
         nestedFlags.deallocate()
+        emptyIsNull.deallocate()
         leaves.deallocate()
         generationBox.deallocate()
     }
@@ -495,6 +500,10 @@ public final class EntityDecoder {
                 throw error(.duplicateField, field, "field appears twice", text)
             }
             slot.pointee.generation = generation
+            if text.count == 0 && emptyIsNull[col] {
+                slot.pointee.isNull = true  // checked by checkRequired like an absent field
+                continue
+            }
             slot.pointee.isNull = false
             if !nestedFlags[col] {
                 if specs[col].kind == .json {

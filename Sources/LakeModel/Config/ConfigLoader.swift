@@ -5,9 +5,21 @@ import Yams
 /// applies defaults, validates, and reports each problem with its key path and line.
 public struct ConfigLoader {
     public var environment: [String: String]
+    /// The machine's host name, the default `redis.consumer` when `$HOSTNAME` is unset.
+    public var hostName: @Sendable () -> String?
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                hostName: @escaping @Sendable () -> String? = ConfigLoader.machineHostName) {
         self.environment = environment
+        self.hostName = hostName
+    }
+
+    /// `gethostname(2)`, nil when it fails or is empty.
+    public static func machineHostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? nil : name
     }
 
     public func load(path: String) throws(ConfigError) -> LakewriterConfig {
@@ -45,7 +57,7 @@ public struct ConfigLoader {
         guard let root else {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "the configuration is empty")
         }
-        var reader = Reader(file: file, environment: environment)
+        var reader = Reader(file: file, environment: environment, hostName: hostName)
         return try reader.config(YAMLNode(node: root, path: ""))
     }
 
@@ -90,6 +102,7 @@ struct YAMLNode {
 private struct Reader {
     var file: String?
     var environment: [String: String]
+    var hostName: @Sendable () -> String?
 
     func error(_ n: YAMLNode, _ message: String) -> ConfigError {
         ConfigError(file: file, line: n.line, keyPath: n.path, message: message)
@@ -155,7 +168,6 @@ private struct Reader {
 
     mutating func config(_ root: YAMLNode) throws(ConfigError) -> LakewriterConfig {
         var c = LakewriterConfig()
-        c.redis.consumer = environment["HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "lakewriter-1"
         var entitiesNode: YAMLNode?
         for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "dead_letters", "entities"]) {
             if n.isNull { continue }
@@ -174,12 +186,20 @@ private struct Reader {
             throw ConfigError(file: file, line: nil, keyPath: "entities", message: "at least one entity is required")
         }
         c.entities = try entities(entitiesNode, routeField: c.redis.routeField)
+        if c.redis.consumer.isEmpty {
+            // Every replica its own name, without configuration: the pod's or the machine's.
+            guard let name = environment["HOSTNAME"].flatMap({ $0.isEmpty ? nil : $0 }) ?? hostName() else {
+                throw ConfigError(file: file, line: nil, keyPath: "redis.consumer",
+                                  message: "no $HOSTNAME and no host name (gethostname): set redis.consumer")
+            }
+            c.redis.consumer = name
+        }
         return c
     }
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
         for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
-                                                 "dead_letter_max_length", "consumer_lease", "tls", "max_deliveries"]) {
+                                                 "dead_letter_max_length", "consumer_lease", "tls", "max_deliveries", "start"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -189,6 +209,12 @@ private struct Reader {
                 }
             case "group": r.group = try nonEmpty(v)
             case "consumer": r.consumer = try nonEmpty(v)
+            case "start":
+                let text = try string(v)
+                guard let start = StartPosition(text) else {
+                    throw error(v, "expected earliest, latest or an entry id like 1764582000000-0; found '\(text)'")
+                }
+                r.start = start
             case "batch": r.batch = try int(v)
             case "block": r.block = try duration(v)
             case "claim_idle": r.claimIdle = try duration(v)
@@ -391,7 +417,9 @@ private struct Reader {
         var unknown = UnknownFieldsPolicy.ignore
         var columnsNode: YAMLNode?
         var maxColumns: (Int, YAMLNode)?
-        for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "max_columns", "columns"]) {
+        var emptyAsNull: (Bool, YAMLNode)?
+        for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "max_columns",
+                                                 "empty_as_null", "columns"]) {
             if v.isNull { continue }
             switch key {
             case "stream": stream = try nonEmpty(v)
@@ -411,6 +439,7 @@ private struct Reader {
                 guard let u = UnknownFieldsPolicy(rawValue: s) else { throw error(v, "expected ignore, reject, keep or evolve; found '\(s)'") }
                 unknown = u
             case "max_columns": maxColumns = (try int(v, min: 1), v)
+            case "empty_as_null": emptyAsNull = (try bool(v), v)
             default: columnsNode = v
             }
         }
@@ -441,6 +470,12 @@ private struct Reader {
         var entity = EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
                                   unknownFields: unknown, columns: columns)
         if let (m, _) = maxColumns { entity.maxColumns = m }
+        if let (e, en) = emptyAsNull {
+            guard case .fields = payload else {
+                throw error(en, "only with payload: fields (a JSON payload says null itself)")
+            }
+            entity.emptyAsNull = e
+        }
         return entity
     }
 

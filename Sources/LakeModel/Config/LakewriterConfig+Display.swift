@@ -7,7 +7,8 @@ extension LakewriterConfig {
         func z(_ v: Int64) -> String { ConfigSyntax.formatSize(v) }
         var out = "redis:\n"
         out += "  url: \(q(Self.maskURL(redis.url)))\n"
-        out += "  group: \(q(redis.group))\n  consumer: \(q(redis.consumer))\n  batch: \(redis.batch)\n"
+        out += "  group: \(q(redis.group))\n  consumer: \(q(redis.consumer))\n  start: \(q(redis.start.description))\n"
+        out += "  batch: \(redis.batch)\n"
         out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"
         out += "  consumer_lease: \(d(redis.consumerLease))\n"
         out += "  dead_letter_max_length: \(redis.deadLetterMaxLength.map(String.init) ?? "none")\n"
@@ -42,6 +43,7 @@ extension LakewriterConfig {
             out += "  \(e.name):\n    stream: \(q(e.stream))\n"
             if let r = e.route { out += "    route: \(q(r))\n" }
             out += "    payload: \(q(e.payload.description))\n"
+            if case .fields = e.payload { out += "    empty_as_null: \(e.emptyAsNull)\n" }
             out += "    time: \(e.timeColumn.map(q) ?? "null")  # null: the entry id's time\n"
             out += "    unknown_fields: \(e.unknownFields.rawValue)\n"
             if e.unknownFields == .evolve { out += "    max_columns: \(e.maxColumns)\n" }

@@ -29,8 +29,12 @@ public struct RedisConfig: Sendable, Equatable {
     public var url = "redis://127.0.0.1:6379/0"
     /// Consumer group name, created when missing. Default `lakewriter`.
     public var group = "lakewriter"
-    /// This worker's consumer name; unique per replica. Default `$HOSTNAME`, else `lakewriter-1`.
-    public var consumer = "lakewriter-1"
+    /// This worker's consumer name; unique per replica and stable across its restarts (its pending
+    /// entries come back to it). Default `$HOSTNAME`, else the machine's host name (`gethostname`);
+    /// ``ConfigLoader`` fills it in.
+    public var consumer = ""
+    /// Where a consumer group the worker creates starts reading. Default `earliest`.
+    public var start: StartPosition = .earliest
     /// Entries per XREADGROUP. Default 1000.
     public var batch = 1000
     /// XREADGROUP BLOCK. Default 1s.
@@ -82,6 +86,49 @@ public struct DeadLetterConfig: Sendable, Equatable {
     public var breakerMinEntries = 20
 
     public init() {}
+}
+
+/// Where a newly created consumer group starts (`redis.start`); an existing group always goes on
+/// from where it is.
+public enum StartPosition: Sendable, Equatable, CustomStringConvertible {
+    /// The stream's first entry (XGROUP CREATE … 0): everything already in the stream is written.
+    case earliest
+    /// Only entries added after the group was created (XGROUP CREATE … $).
+    case latest
+    /// After this entry id (`1764582000000-0`, or milliseconds alone): entries with a greater id.
+    case id(String)
+
+    /// Parses `earliest`, `latest` or an entry id (`MS` or `MS-SEQ`, each a UInt64).
+    public init?(_ s: String) {
+        switch s {
+        case "earliest": self = .earliest
+        case "latest": self = .latest
+        default:
+            let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count),
+                  parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } && UInt64($0) != nil })
+            else { return nil }
+            self = .id(s)
+        }
+    }
+
+    /// The start id XGROUP CREATE takes.
+    public var streamID: String {
+        switch self {
+        case .earliest: "0"
+        case .latest: "$"
+        case .id(let id): id
+        }
+    }
+
+    /// As the configuration spells it.
+    public var description: String {
+        switch self {
+        case .earliest: "earliest"
+        case .latest: "latest"
+        case .id(let id): id
+        }
+    }
 }
 
 /// Where Parquet files go: an S3-compatible bucket or a local directory.
@@ -265,6 +312,10 @@ public struct EntityConfig: Sendable, Equatable {
     /// With `unknown_fields: evolve`: the most columns (declared and evolved) the entity may reach;
     /// an entry whose new fields would pass it is dead-lettered. Default 1000.
     public var maxColumns = 1000
+    /// With `payload: fields`: an empty value (`customer_id ""`) of a column that is not a string
+    /// or binary is null (a ` not null` column then rejects the row as missing) instead of a
+    /// conversion error. String and binary columns keep `""` as the empty value. Default true.
+    public var emptyAsNull = true
     /// In the order of the file.
     public var columns: [ColumnConfig]
 

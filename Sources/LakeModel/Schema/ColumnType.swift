@@ -1,6 +1,6 @@
 /// The logical type of an entity column, as written in the configuration
 /// (`decimal(12,2)`, `list<struct<sku:string, qty:int32>>`, …).
-public indirect enum ColumnType: Equatable, Hashable, Sendable {
+public indirect enum ColumnType: Equatable, Hashable, Sendable, CustomStringConvertible {
     case bool
     /// Integers of 8, 16, 32 or 64 bits.
     case int(bits: Int, signed: Bool)

@@ -15,15 +15,25 @@ public enum Commands {
     public struct Output: Sendable {
         public var out: @Sendable (String) -> Void
         public var err: @Sendable (String) -> Void
+        /// Binary standard output (`convert --output -`); by default the bytes go to `out` as UTF-8.
+        public var data: @Sendable (Data) -> Void
+        /// True when standard output is a terminal (`convert --output -` refuses to write Parquet there).
+        public var outIsTerminal: Bool
 
-        public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+        public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
+                    data: (@Sendable (Data) -> Void)? = nil, outIsTerminal: Bool = false) {
             self.out = out
             self.err = err
+            self.data = data ?? { out(String(decoding: $0, as: UTF8.self)) }
+            self.outIsTerminal = outIsTerminal
         }
 
-        public static let standard = Output(
-            out: { FileHandle.standardOutput.write(Data($0.utf8)) },
-            err: { FileHandle.standardError.write(Data($0.utf8)) })
+        public static var standard: Output {
+            Output(out: { FileHandle.standardOutput.write(Data($0.utf8)) },
+                   err: { FileHandle.standardError.write(Data($0.utf8)) },
+                   data: { FileHandle.standardOutput.write($0) },
+                   outIsTerminal: isatty(STDOUT_FILENO) != 0)
+        }
     }
 
     /// Exit statuses of the commands.
@@ -119,16 +129,31 @@ public enum Commands {
         switch OutputTarget(a.output) {
         case .some(let t): target = t
         case .none:
-            output.err("error: --output must be a path, file://PATH or s3://BUCKET/KEY\n")
+            output.err("error: --output must be a path, file://PATH, s3://BUCKET/KEY or - (standard output)\n")
             return Status.usage
         }
         let localPath: String
         switch target {
-        case .file(let p): localPath = p
-        case .s3:
+        case .file(let p):
+            localPath = p
+        case .s3, .standardOutput:
             localPath = NSTemporaryDirectory() + "lakewriter-convert-\(UUID().uuidString).parquet"
         }
-        defer { if case .s3 = target { try? FileManager.default.removeItem(atPath: localPath) } }
+        if case .standardOutput = target, output.outIsTerminal {
+            output.err("error: --output - writes Parquet to standard output, which is a terminal: redirect or pipe it\n")
+            return Status.usage
+        }
+        defer { if !target.isFile { try? FileManager.default.removeItem(atPath: localPath) } }
+        // The folders of the output and rejects files are created as needed.
+        for path in [target.isFile ? localPath : nil, a.rejects].compactMap({ $0 }) {
+            let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            do {
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            } catch {
+                output.err("error: cannot create the folder \(parent) for \(path): \(Self.reason(error))\n")
+                return Status.failure
+            }
+        }
 
         let result: ConvertResult
         let job = converter
@@ -148,8 +173,22 @@ public enum Commands {
                 return Status.failure
             }
         }
+        if case .standardOutput = target {
+            // The file is complete (footer written) before its first byte goes out.
+            guard let handle = FileHandle(forReadingAtPath: localPath) else {
+                output.err("error: cannot read back \(localPath)\n")
+                return Status.failure
+            }
+            defer { try? handle.close() }
+            do {
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { output.data(chunk) }
+            } catch {
+                output.err("error: writing to standard output: \(Self.reason(error))\n")
+                return Status.failure
+            }
+        }
         let rate = result.seconds > 0 ? Int(Double(result.rows) / result.seconds) : 0
-        output.err("\(a.output): \(result.rows) rows, \(result.fileBytes) bytes, \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
+        output.err("\(a.output == "-" ? "standard output" : a.output): \(result.rows) rows, \(result.fileBytes) bytes, \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
             + (result.rejected > 0 ? ", \(result.rejected) rejected" : "") + "\n")
         if result.rejected > 0 {
             if a.rejects == nil {
@@ -161,13 +200,32 @@ public enum Commands {
         return Status.ok
     }
 
+    /// The reason of a Foundation error without its domain and code dump.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
+    }
+
     /// Where `convert` writes.
     enum OutputTarget {
         case file(String)
         case s3(bucket: String, key: String)
+        /// `-`: the finished file goes to standard output.
+        case standardOutput
+
+        var isFile: Bool {
+            if case .file = self { return true }
+            return false
+        }
 
         init?(_ s: String) {
-            if s.hasPrefix("s3://") {
+            if s == "-" {
+                self = .standardOutput
+            } else if s.hasPrefix("s3://") {
                 guard case .s3(let bucket, let key) = StorageLocation(s), !key.isEmpty else { return nil }
                 self = .s3(bucket: bucket, key: key)
             } else if s.hasPrefix("file://") {
@@ -178,49 +236,6 @@ public enum Commands {
                 guard !s.isEmpty else { return nil }
                 self = .file(s)
             }
-        }
-    }
-
-    // MARK: inspect
-
-    public static func inspect(path: String, json: Bool, config: String? = nil,
-                               environment: [String: String] = ProcessInfo.processInfo.environment,
-                               output: Output = .standard) async -> Int32 {
-        var local = path
-        var cleanup: String?
-        if path.hasPrefix("s3://") {
-            guard case .s3(let bucket, let key) = StorageLocation(path), !key.isEmpty else {
-                output.err("error: expected s3://BUCKET/KEY\n")
-                return Status.usage
-            }
-            var storage = StorageConfig()
-            if let config {
-                do {
-                    storage = try ConfigLoader(environment: environment).load(path: config).storage
-                } catch {
-                    output.err("error: \(error)\n")
-                    return Status.usage
-                }
-            }
-            local = NSTemporaryDirectory() + "lakewriter-inspect-\(UUID().uuidString).parquet"
-            cleanup = local
-            do {
-                try await Storage.download(bucket: bucket, key: key, to: local, storage: storage)
-            } catch {
-                output.err("error: reading \(path): \(error)\n")
-                return Status.failure
-            }
-        } else if path.hasPrefix("file://") {
-            local = String(path.dropFirst(7))
-        }
-        defer { if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) } }
-        do {
-            let report = try Inspector.inspect(path: local, displayPath: path)
-            output.out(json ? report.json + "\n" : report.text)
-            return Status.ok
-        } catch {
-            output.err("error: \(path): \(error)\n")
-            return Status.failure
         }
     }
 }

@@ -32,3 +32,19 @@ public struct CompressionError: Error, Equatable, CustomStringConvertible {
 
     public var description: String { "\(codec) compression failed: \(message)" }
 }
+
+/// The codec as lakewriter's configuration spells it (`none`, `snappy`, `lz4_raw`), for messages.
+extension CompressionCodec: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .uncompressed: "none"
+        case .snappy: "snappy"
+        case .gzip: "gzip"
+        case .lzo: "lzo"
+        case .brotli: "brotli"
+        case .lz4: "lz4"
+        case .zstd: "zstd"
+        case .lz4Raw: "lz4_raw"
+        }
+    }
+}

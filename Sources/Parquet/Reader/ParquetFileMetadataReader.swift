@@ -31,15 +31,38 @@ public enum ParquetReadError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .io(path, op, e): "\(op) \(path) failed: errno \(e)"
-        case let .fileTooSmall(size): "not a Parquet file: only \(size) bytes"
-        case let .badHeaderMagic(b): "not a Parquet file: starts with \(b) instead of PAR1"
-        case let .badFooterMagic(b): "not a Parquet file (or encrypted footer): ends with \(b) instead of PAR1"
+        case let .io(path, op, e):
+            switch e {
+            case ENOENT: "no such file: \(path)"
+            case EACCES, EPERM: "permission denied: \(path)"
+            case EISDIR: "\(path) is a directory"
+            default: "\(op) \(path): \(String(cString: strerror(e)))"
+            }
+        case let .fileTooSmall(size): "not a Parquet file (only \(size) bytes)"
+        case let .badHeaderMagic(b): "not a Parquet file (starts with \(Self.shown(b)), expected \"PAR1\")"
+        case let .badFooterMagic(b):
+            b == Array("PARE".utf8) ? "an encrypted Parquet file (ends with \"PARE\"): encrypted footers cannot be read"
+                : "not a Parquet file or a truncated one (ends with \(Self.shown(b)), expected \"PAR1\")"
         case let .badFooterLength(l, s): "footer length \(l) does not fit a file of \(s) bytes"
         case let .invalidThrift(what, e): "invalid \(what): \(e)"
         case let .outOfRange(what, o, l, s): "\(what) at \(o) (+\(l)) lies outside the file of \(s) bytes"
         case let .invalidFooter(problem): "invalid footer: \(problem)"
         }
+    }
+
+    /// Bytes as quoted text: printable ASCII as is, `"` and `\` escaped, anything else as `\xNN`.
+    static func shown(_ bytes: [UInt8]) -> String {
+        var out = "\""
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += "\\" + String(UnicodeScalar(b))
+            case 0x20...0x7E: out += String(UnicodeScalar(b))
+            default:
+                let hex = String(b, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return out + "\""
     }
 }
 

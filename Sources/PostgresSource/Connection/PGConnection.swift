@@ -176,7 +176,7 @@ package final class PGConnection: @unchecked Sendable {
         if PQstatus(conn) != CONNECTION_OK {
             throw PostgresError(.connection, step: "copy", message: lastError(), sql: sql)
         }
-        logger.trace("copy finished", metadata: ["postgres.copy.buffers": "\(buffers)"])
+        logger.trace("copy finished", metadata: ["postgres.copy.buffers": .stringConvertible(buffers)])
     }
 
     /// Asks the server to cancel the running statement; callable from any thread. The

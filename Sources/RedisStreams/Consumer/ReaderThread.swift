@@ -388,6 +388,11 @@ final class ReaderThread: @unchecked Sendable {
                     lastDelivered[s] = nil
                 } else {
                     lastDelivered[s] = nil
+                    // A new group decides what history is written: say which start it took.
+                    logger.info("redis consumer group created", metadata: [
+                        "redis.stream": "\(s)",
+                        "redis.start": "\(start == "0" ? "earliest" : start == "$" ? "latest" : start)",
+                    ])
                 }
                 cursors[i] = .pending(after: .zero)
             } catch where error.code == .busyGroup {

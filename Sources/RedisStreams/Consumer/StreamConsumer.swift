@@ -38,7 +38,8 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         public var prefetch: Int = 2
         /// Create the groups (MKSTREAM) at start. Default true.
         public var createGroups: Bool = true
-        /// Where a group created at start begins: "0" (everything in the stream, the default) or "$".
+        /// Where a group created at start begins: "0" (everything in the stream, the default), "$"
+        /// (only entries added later) or an entry id (entries after it); logged at info when created.
         /// A group recreated after its stream was deleted always begins at "0"; one recreated after
         /// `XGROUP DESTROY` begins after ``recreateAfter``'s id, or here when that gives none.
         public var groupStartID: String = "0"
