@@ -335,18 +335,22 @@ import TestSupport
 
     @Test func refreshHappensBeforeExpiry() async throws {
         let served = Counter()
-        // Whole seconds (Expiration has no fraction); 6–7 s away, refreshed from 4 s before: room
-        // for a loaded machine between the first calls.
-        let firstExpiry = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 6).rounded(.up))
+        // The first keys expire 12–13 s after they are served (whole seconds: Expiration has no
+        // fraction), refreshed from 8 s before: the clock starts when the server answers, so a
+        // loaded machine's slow start does not eat the window.
+        let expiryBox = Mutex<Date?>(nil)
         let server = try LoopbackHTTPServer { _ in
             let n = served.value.add(1, ordering: .relaxed).newValue
-            return .json(Self.containerJSON(key: "ASIA\(n)", expires: n == 1 ? firstExpiry : Date().addingTimeInterval(3600)))
+            let first = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 12).rounded(.up))
+            if n == 1 { expiryBox.withLock { $0 = first } }
+            return .json(Self.containerJSON(key: "ASIA\(n)", expires: n == 1 ? first : Date().addingTimeInterval(3600)))
         }
         defer { server.stop() }
         var chain = CredentialChain(environment: try Self.isolated(["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.endpoint + "/c"]))
-        chain.refresh = CredentialRefresh(before: .seconds(4), margin: .milliseconds(500), retryInterval: .milliseconds(100))
+        chain.refresh = CredentialRefresh(before: .seconds(8), margin: .milliseconds(500), retryInterval: .milliseconds(100))
         let provider = chain.provider(try chain.resolve(configured: nil), logger: Self.logger)
         #expect(try await provider.credentials().accessKeyID == "ASIA1")
+        let firstExpiry = try #require(expiryBox.withLock { $0 })
         #expect(try await provider.credentials().accessKeyID == "ASIA1")
         #expect(served.value.load(ordering: .relaxed) == 1)
         // Every call until the refresh gets unexpired keys; the refresh comes before the expiry.
@@ -358,8 +362,8 @@ import TestSupport
         } while seen == "ASIA1"
         #expect(seen == "ASIA2")
         #expect(Date() < firstExpiry, "refreshed only after the expiry")
-        // Within the 4 s window, not at the last moment (2 s of slack for a loaded machine).
-        #expect(Date() < firstExpiry.addingTimeInterval(-2), "refreshed late: \(firstExpiry.timeIntervalSinceNow) s before expiry")
+        // Within the 8 s window, not at the last moment (4 s of slack for a loaded machine).
+        #expect(Date() < firstExpiry.addingTimeInterval(-4), "refreshed late: \(firstExpiry.timeIntervalSinceNow) s before expiry")
         #expect(served.value.load(ordering: .relaxed) == 2)
     }
 
@@ -381,19 +385,24 @@ import TestSupport
 
     @Test func failedRefreshKeepsValidCredentialsThenFails() async throws {
         let served = Counter()
-        let expiry = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3).rounded(.up))
+        // Expiry 8–9 s after the keys are served (the clock starts at the answer, not before a
+        // loaded machine got there), refreshed from 6 s before, unusable 2 s before.
+        let expiryBox = Mutex<Date?>(nil)
         let server = try LoopbackHTTPServer { _ in
-            served.value.add(1, ordering: .relaxed).newValue == 1
-                ? .json(Self.containerJSON(key: "ASIAOLD", expires: expiry)) : .init(503, "unavailable")
+            guard served.value.add(1, ordering: .relaxed).newValue == 1 else { return .init(503, "unavailable") }
+            let e = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 8).rounded(.up))
+            expiryBox.withLock { $0 = e }
+            return .json(Self.containerJSON(key: "ASIAOLD", expires: e))
         }
         defer { server.stop() }
         var chain = CredentialChain(environment: try Self.isolated(["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.endpoint + "/c"]))
-        chain.refresh = CredentialRefresh(before: .seconds(2), margin: .milliseconds(800), retryInterval: .milliseconds(100))
+        chain.refresh = CredentialRefresh(before: .seconds(6), margin: .seconds(2), retryInterval: .milliseconds(100))
         let logged = LogCapture()
         let provider = chain.provider(try chain.resolve(configured: nil), logger: Logger(label: "t") { _ in logged })
         #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
+        let expiry = try #require(expiryBox.withLock { $0 })
         // Due for refresh, the endpoint failing: the old keys while they are valid, a warning each failure.
-        while Date() < expiry.addingTimeInterval(-1.0) {
+        while Date() < expiry.addingTimeInterval(-3.0) {
             #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -401,7 +410,7 @@ import TestSupport
         #expect(logged.messages.contains("credential refresh failed, using the current credentials until they expire"))
         #expect(!logged.text.contains(try await provider.credentials().secretAccessKey))
         // Within the margin of the expiry: no more old keys, the fetch's error.
-        try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow - 0.7)))
+        try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow - 1.5)))
         let error = try await #require(throws: ObjectStoreError.self) { try await provider.credentials() }
         #expect(error.message.contains("HTTP 503"))
     }

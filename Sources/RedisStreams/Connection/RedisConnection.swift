@@ -65,7 +65,6 @@ final class RedisConnection {
                 throw RedisError(.connectionFailed, operation: "connect", message: "cannot set the socket timeout")
             }
         }
-        var sentCommand = false
         if let password = config.password {
             var argv = Argv(capacity: 64)
             argv.append("AUTH")
@@ -73,14 +72,12 @@ final class RedisConnection {
             argv.append(password)
             // The reply never contains the password; the argv is not kept.
             try connection.firstCommand(argv, operation: "AUTH", config)
-            sentCommand = true
         }
         if config.database != 0 {
             var argv = Argv(capacity: 16)
             argv.append("SELECT")
             argv.append(config.database)
             try connection.firstCommand(argv, operation: "SELECT", config)
-            sentCommand = true
         }
         if let clientName {
             var argv = Argv(capacity: 32 + clientName.utf8.count)
@@ -92,14 +89,6 @@ final class RedisConnection {
             } catch where !error.breaksConnection && error.code != .loading {
                 // NOPERM and the like: the name is only a convenience.
             }
-            sentCommand = true
-        }
-        if !sentCommand {
-            // A round trip now, so that a server that drops the connection (a TLS-only port
-            // reached with redis://) says so here, with the hint, not on the first real command.
-            var argv = Argv(capacity: 8)
-            argv.append("PING")
-            try connection.firstCommand(argv, operation: "PING", config)
         }
         return connection
     }
