@@ -268,3 +268,43 @@ import TestSupport
         #expect(insp.stdoutString.contains("\"num_rows\":1"))
     }
 }
+
+/// The progress line of `convert` on a terminal: redrawn as blocks are written, ending at 100%
+/// with the row count, then a newline; never for small inputs or when stderr is not a terminal.
+@Suite struct ConvertProgressTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var items: [String] = []
+        func add(_ s: String) { lock.withLock { items.append(s) } }
+    }
+
+    @Test func progressEndsAtTheWholeInputAndIsSilentOtherwise() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("progress").path
+        let e = try #require(try ConfigLoader(environment: [:]).load(yaml: ConvertTests.config).entity(named: "all"))
+        let text = (1...20000).map { "{\"i64\": \($0), \"s\": \"row \($0)\"}\n" }.joined()
+        let input = dir + "/in.jsonl"
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        let lines = Lines()
+        var converter = Converter(entity: e, parquet: ParquetConfig(), threads: 2)
+        converter.blockBytes = 16 << 10
+        converter.progress = ConvertProgress(minimumBytes: 0) { lines.add($0) }
+        _ = try converter.run(inputPath: input, outputPath: dir + "/out.parquet", rejectsPath: nil)
+        let drawn = lines.items
+        #expect(drawn.last == "\n")
+        let last = try #require(drawn.dropLast().last)
+        #expect(last.hasPrefix("converting: 100% (") && last.contains(", 20000 rows, "), "\(last)")
+        let percents = drawn.dropLast().compactMap { Int($0.dropFirst("converting:".count).prefix { $0 != "%" }.trimmingCharacters(in: .whitespaces)) }
+        #expect(percents == percents.sorted() && percents.count == drawn.count - 1)
+
+        // Through the command: nothing when stderr is not a terminal, nor below 64 MiB.
+        let config = dir + "/c.yaml"
+        try ConvertTests.config.write(toFile: config, atomically: true, encoding: .utf8)
+        for terminal in [false, true] {
+            let box = OutputBox()
+            let output = Commands.Output(out: box.output.out, err: box.output.err, errIsTerminal: terminal)
+            #expect(await Commands.convert(.init(config: config, entity: "all", input: input, output: dir + "/o\(terminal).parquet"),
+                                           environment: [:], output: output) == 0)
+            #expect(!box.err.contains("converting:"))
+        }
+    }
+}

@@ -19,20 +19,23 @@ public enum Commands {
         public var data: @Sendable (Data) -> Void
         /// True when standard output is a terminal (`convert --output -` refuses to write Parquet there).
         public var outIsTerminal: Bool
+        /// True when standard error is a terminal: `convert` then shows a progress line for large inputs.
+        public var errIsTerminal: Bool
 
         public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
-                    data: (@Sendable (Data) -> Void)? = nil, outIsTerminal: Bool = false) {
+                    data: (@Sendable (Data) -> Void)? = nil, outIsTerminal: Bool = false, errIsTerminal: Bool = false) {
             self.out = out
             self.err = err
             self.data = data ?? { out(String(decoding: $0, as: UTF8.self)) }
             self.outIsTerminal = outIsTerminal
+            self.errIsTerminal = errIsTerminal
         }
 
         public static var standard: Output {
             Output(out: { FileHandle.standardOutput.write(Data($0.utf8)) },
                    err: { FileHandle.standardError.write(Data($0.utf8)) },
                    data: { FileHandle.standardOutput.write($0) },
-                   outIsTerminal: isatty(STDOUT_FILENO) != 0)
+                   outIsTerminal: isatty(STDOUT_FILENO) != 0, errIsTerminal: isatty(STDERR_FILENO) != 0)
         }
     }
 
@@ -123,6 +126,10 @@ public enum Commands {
         }
         var converter = Converter(entity: entity, parquet: parquet)
         if let t = a.threads { converter.threads = max(1, t) }
+        if output.errIsTerminal {
+            // A progress line on a terminal for inputs over 64 MiB, redrawn at most twice a second.
+            converter.progress = ConvertProgress(minimumBytes: 64 << 20) { line in output.err("\r" + line) }
+        }
 
         // s3:// outputs are written to a local file first, then uploaded whole.
         let target: OutputTarget

@@ -54,6 +54,8 @@ public struct Converter: Sendable {
     public var threads: Int
     /// Input bytes per block.
     public var blockBytes: Int = 4 << 20
+    /// Told how far the conversion is after each block written (nil: silent).
+    public var progress: ConvertProgress?
 
     public init(entity: EntityConfig, parquet: ParquetConfig, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.entity = entity
@@ -146,6 +148,7 @@ public struct Converter: Sendable {
                     do {
                         try writer.write(result.batch!)
                         rows += result.batch!.rowCount
+                        progress?.update(bytes: blocks[i].end, of: input.bytes.count, rows: rows)
                     } catch {
                         failure = .parquet("writing \(displayPath): \(error)")
                     }
@@ -161,6 +164,7 @@ public struct Converter: Sendable {
             pipeline.recycle(&result)
         }
         pipeline.finish()
+        progress?.finish()
         if let failure { throw failure }
         do {
             try writer.close()
@@ -371,5 +375,37 @@ final class DecodePipeline: @unchecked Sendable {
         condition.broadcast()
         while running > 0 { condition.wait() }
         condition.unlock()
+    }
+}
+
+/// The progress line of `convert` on a terminal: `converting: 45% (120 of 268 MiB), 1234567 rows,
+/// 180 MiB/s`, redrawn at most every half second and only for inputs of at least `minimumBytes`;
+/// ended by a newline. Used from the converting thread only.
+public final class ConvertProgress: @unchecked Sendable {
+    let minimumBytes: Int
+    let draw: @Sendable (String) -> Void
+    private let started = DispatchTime.now()
+    private var lastDraw: UInt64 = 0
+    private var drew = false
+
+    public init(minimumBytes: Int, draw: @escaping @Sendable (String) -> Void) {
+        self.minimumBytes = minimumBytes
+        self.draw = draw
+    }
+
+    func update(bytes: Int, of total: Int, rows: Int) {
+        guard total >= minimumBytes else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastDraw >= 500_000_000 || bytes == total else { return }
+        lastDraw = now
+        drew = true
+        let mib = 1024.0 * 1024.0
+        let seconds = max(Double(now - started.uptimeNanoseconds) / 1e9, 1e-6)
+        draw(String(format: "converting: %3d%% (%.0f of %.0f MiB), %d rows, %.0f MiB/s   ", Int(Double(bytes) * 100 / Double(max(total, 1))),
+                    Double(bytes) / mib, Double(total) / mib, rows, Double(bytes) / mib / seconds))
+    }
+
+    func finish() {
+        if drew { draw("\n") }
     }
 }
