@@ -33,3 +33,15 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["rejects.jsonl", "rejects.jsonl.partial-r1"])
     }
 }
+
+/// `lakewriter-backfill --log-level`: listed in the help, checked against the levels.
+@Suite struct BackfillLogLevelTests {
+    @Test func logLevelIsAnOptionWithTheLevels() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: BF.binary))
+        let help = try ProcessRunner.run(BF.binary, ["--help"], check: false)
+        #expect(help.status == 0 && help.stdoutString.contains("--log-level"))
+        let bad = try ProcessRunner.run(BF.binary, ["--dsn", "x", "--table", "t", "--log-level", "loud"], check: false)
+        #expect(bad.status == 2)
+        #expect(!bad.stderr.contains("Unknown option") && bad.stderr.contains("debug"), "\(bad.stderr)")
+    }
+}

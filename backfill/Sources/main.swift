@@ -35,6 +35,8 @@ struct BackfillCommand: ParsableCommand {
     @Option(name: .long, help: "JSON Lines of rejected rows (default: lakewriter-backfill-RUN_ID.rejects.jsonl).") var rejects: String?
     @Flag(name: .long, help: "Print the schema and the plan, read nothing.") var dryRun = false
     @Flag(name: .long, help: "Print the version and exit.") var version = false
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default: the config's log.level, else info).")
+    var logLevel: BackfillLogLevel?
 
     mutating func validate() throws {
         if version { return }
@@ -63,6 +65,7 @@ struct BackfillCommand: ParsableCommand {
         options.progressLine = isatty(2) != 0
         var log = LogConfig()
         if let path = config, let c = try? ConfigLoader().load(path: path) { log = c.log }
+        if let logLevel { log.level = logLevel.rawValue }
         LogOutput.bootstrap(log)
         let run = BackfillRun(options: options, logger: LogOutput.logger("lakewriter-backfill", log))
         let signals = installSignalHandlers(run)
@@ -113,4 +116,8 @@ do {
         exit(BackfillStatus.usage)
     }
     BackfillCommand.exit(withError: error)
+}
+
+enum BackfillLogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
 }
