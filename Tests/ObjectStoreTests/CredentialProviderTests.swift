@@ -333,41 +333,39 @@ import TestSupport
 
     // MARK: Refresh
 
+    /// A wall clock the test moves: the refresh rules are checked at exact instants, however
+    /// slowly a loaded machine runs the test.
+    final class ManualClock: Sendable {
+        let time = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        var now: @Sendable () -> Date { { self.time.withLock { $0 } } }
+        func advance(to seconds: Double) { time.withLock { $0 = Date(timeIntervalSince1970: 1_800_000_000 + seconds) } }
+    }
+
     @Test func refreshHappensBeforeExpiry() async throws {
         let served = Counter()
-        // The first keys expire 12–13 s after they are served (whole seconds: Expiration has no
-        // fraction), refreshed from 8 s before: the clock starts when the server answers, so a
-        // loaded machine's slow start does not eat the window.
-        let expiryBox = Mutex<Date?>(nil)
+        let clock = ManualClock()
         let refreshedAt = Mutex<Date?>(nil)
+        // The first keys expire 600 s after the start; refreshed from 300 s before.
+        let firstExpiry = clock.now().addingTimeInterval(600)
         let server = try LoopbackHTTPServer { _ in
             let n = served.value.add(1, ordering: .relaxed).newValue
-            let first = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 12).rounded(.up))
-            if n == 1 { expiryBox.withLock { $0 = first } }
-            if n == 2 { refreshedAt.withLock { $0 = Date() } }
-            return .json(Self.containerJSON(key: "ASIA\(n)", expires: n == 1 ? first : Date().addingTimeInterval(3600)))
+            if n == 2 { refreshedAt.withLock { $0 = clock.now() } }
+            return .json(Self.containerJSON(key: "ASIA\(n)", expires: n == 1 ? firstExpiry : clock.now().addingTimeInterval(3600)))
         }
         defer { server.stop() }
         var chain = CredentialChain(environment: try Self.isolated(["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.endpoint + "/c"]))
-        chain.refresh = CredentialRefresh(before: .seconds(8), margin: .milliseconds(500), retryInterval: .milliseconds(100))
+        chain.refresh = CredentialRefresh(before: .seconds(300), margin: .seconds(15), retryInterval: .seconds(10), now: clock.now)
         let provider = chain.provider(try chain.resolve(configured: nil), logger: Self.logger)
         #expect(try await provider.credentials().accessKeyID == "ASIA1")
-        let firstExpiry = try #require(expiryBox.withLock { $0 })
+        clock.advance(to: 299)  // 301 s before the expiry: still the first keys, no fetch
         #expect(try await provider.credentials().accessKeyID == "ASIA1")
         #expect(served.value.load(ordering: .relaxed) == 1)
-        // Every call until the refresh gets unexpired keys; the refresh comes before the expiry.
-        var seen: String
-        repeat {
-            seen = try await provider.credentials().accessKeyID
-            #expect(Date() < firstExpiry || seen != "ASIA1", "expired credentials handed out")
-            try await Task.sleep(for: .milliseconds(50))
-        } while seen == "ASIA1"
-        #expect(seen == "ASIA2")
-        // The second fetch came inside the refresh window, before the expiry (when it came is
-        // the server's clock, not the polling loop's, which a loaded machine can delay).
-        let second = try #require(refreshedAt.withLock { $0 })
-        #expect(second < firstExpiry, "refreshed only after the expiry")
-        #expect(second >= firstExpiry.addingTimeInterval(-9), "refreshed before the window opened")
+        clock.advance(to: 301)  // inside the refresh window: fetched again, before the expiry
+        #expect(try await provider.credentials().accessKeyID == "ASIA2")
+        #expect(served.value.load(ordering: .relaxed) == 2)
+        #expect(refreshedAt.withLock { $0 } == firstExpiry.addingTimeInterval(-299))
+        clock.advance(to: 3000)  // the second keys are good for an hour
+        #expect(try await provider.credentials().accessKeyID == "ASIA2")
         #expect(served.value.load(ordering: .relaxed) == 2)
     }
 
@@ -389,40 +387,34 @@ import TestSupport
 
     @Test func failedRefreshKeepsValidCredentialsThenFails() async throws {
         let served = Counter()
-        // Expiry 8–9 s after the keys are served (the clock starts at the answer, not before a
-        // loaded machine got there), refreshed from 6 s before, unusable 2 s before.
-        let expiryBox = Mutex<Date?>(nil)
+        let clock = ManualClock()
+        let expiry = clock.now().addingTimeInterval(600)
         let server = try LoopbackHTTPServer { _ in
-            guard served.value.add(1, ordering: .relaxed).newValue == 1 else { return .init(503, "unavailable") }
-            let e = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 8).rounded(.up))
-            expiryBox.withLock { $0 = e }
-            return .json(Self.containerJSON(key: "ASIAOLD", expires: e))
+            served.value.add(1, ordering: .relaxed).newValue == 1
+                ? .json(Self.containerJSON(key: "ASIAOLD", expires: expiry)) : .init(503, "unavailable")
         }
         defer { server.stop() }
         var chain = CredentialChain(environment: try Self.isolated(["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.endpoint + "/c"]))
-        chain.refresh = CredentialRefresh(before: .seconds(6), margin: .seconds(2), retryInterval: .milliseconds(100))
+        chain.refresh = CredentialRefresh(before: .seconds(300), margin: .seconds(15), retryInterval: .seconds(10), now: clock.now)
         let logged = LogCapture()
         let provider = chain.provider(try chain.resolve(configured: nil), logger: Logger(label: "t") { _ in logged })
         let first = try await provider.credentials()
         #expect(first.accessKeyID == "ASIAOLD")
-        let expiry = try #require(expiryBox.withLock { $0 })
-        // Due for refresh, the endpoint failing: the old keys while they are valid, a warning each failure.
-        while Date() < expiry.addingTimeInterval(-3.0) {
-            do {
-                #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
-            } catch {
-                // Only a call that reached the margin (2 s before the expiry) may fail; a loaded
-                // machine can take that long between the loop's check and the call.
-                #expect(Date() >= expiry.addingTimeInterval(-2.2), "refused \(expiry.timeIntervalSinceNow) s before expiry: \(error)")
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(served.value.load(ordering: .relaxed) >= 2)
+        // Due for refresh, the endpoint failing: the old keys, and a warning.
+        clock.advance(to: 301)
+        #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
+        #expect(served.value.load(ordering: .relaxed) == 2)
         #expect(logged.messages.contains("credential refresh failed, using the current credentials until they expire"))
+        // Within the retry interval: no new attempt; after it, one more (failing) attempt.
+        clock.advance(to: 305)
+        #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
+        #expect(served.value.load(ordering: .relaxed) == 2)
+        clock.advance(to: 312)
+        #expect(try await provider.credentials().accessKeyID == "ASIAOLD")
+        #expect(served.value.load(ordering: .relaxed) == 3)
         #expect(!logged.text.contains(first.secretAccessKey))
-        // Within the margin of the expiry: no more old keys, the fetch's error.
-        try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow - 1.5)))
+        // Within the margin of the expiry (15 s): no more old keys, the fetch's error.
+        clock.advance(to: 586)
         let error = try await #require(throws: ObjectStoreError.self) { try await provider.credentials() }
         #expect(error.message.contains("HTTP 503"))
     }

@@ -33,11 +33,15 @@ public struct CredentialRefresh: Sendable {
     /// After a failed refresh (or one that returned credentials already due for refresh), the
     /// next attempt waits this long while the current credentials stay usable.
     public var retryInterval: Duration
+    /// The wall clock expirations are compared with (a manual one in tests).
+    public var now: @Sendable () -> Date
 
-    public init(before: Duration = .seconds(300), margin: Duration = .seconds(15), retryInterval: Duration = .seconds(10)) {
+    public init(before: Duration = .seconds(300), margin: Duration = .seconds(15), retryInterval: Duration = .seconds(10),
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.before = before
         self.margin = margin
         self.retryInterval = retryInterval
+        self.now = now
     }
 }
 
@@ -78,7 +82,7 @@ public final class RefreshingCredentialProvider: S3CredentialProvider {
     }
 
     public func credentials() async throws -> S3Credentials {
-        let now = Date()
+        let now = refresh.now()
         let step: Step = state.withLock { s in
             if let c = s.current {
                 guard let expiration = c.expiration else { return .use(c) }
@@ -101,7 +105,7 @@ public final class RefreshingCredentialProvider: S3CredentialProvider {
         let outcome: Result<S3Credentials, any Error>
         do {
             let fresh = try await fetch()
-            if let expiration = fresh.expiration, expiration - refresh.margin.timeInterval <= Date() {
+            if let expiration = fresh.expiration, expiration - refresh.margin.timeInterval <= refresh.now() {
                 throw ObjectStoreError(code: .invalidResponse, operation: "GetCredentials",
                                        message: "credentials from \(source) expire at \(expiration), too soon to use")
             }
@@ -109,7 +113,7 @@ public final class RefreshingCredentialProvider: S3CredentialProvider {
         } catch {
             outcome = .failure(error)
         }
-        let retryAt = Date() + refresh.retryInterval.timeInterval
+        let retryAt = refresh.now() + refresh.retryInterval.timeInterval
         let fallback: S3Credentials? = state.withLock { s in
             s.inflight = nil
             s.fetches += 1
@@ -119,7 +123,7 @@ public final class RefreshingCredentialProvider: S3CredentialProvider {
                 s.current = fresh
                 return nil
             case .failure:
-                if let c = s.current, let expiration = c.expiration, Date() < expiration - refresh.margin.timeInterval {
+                if let c = s.current, let expiration = c.expiration, refresh.now() < expiration - refresh.margin.timeInterval {
                     return c
                 }
                 return nil
