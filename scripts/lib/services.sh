@@ -148,6 +148,15 @@ lw_stop_services() {
     lw_as_pg "$(lw_pg_bin)/pg_ctl" -D "$LW_PG_DATA/data" -m immediate stop >/dev/null 2>&1 || true
   fi
   for p in "${LW_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # SeaweedFS's master sometimes hangs on SIGTERM once its volume server is gone: 15 s, then SIGKILL.
+  local waited=0
+  while [ "$waited" -lt 150 ]; do
+    local alive=0
+    for p in "${LW_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1; waited=$((waited + 1))
+  done
+  for p in "${LW_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${LW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -n "${LW_TMP:-}" ] && rm -rf "$LW_TMP"
   LW_PIDS=()
