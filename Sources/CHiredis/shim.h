@@ -84,34 +84,10 @@ static void *lw_flat_nil(const redisReadTask *task) {
 }
 static void lw_flat_free_object(void *obj) { (void)obj; }
 
-/* Reads the next reply of `c` into `f` (emptied first). Returns REDIS_OK or REDIS_ERR as
- * redisGetReply does; the context's own object functions are restored either way. */
 static redisReplyObjectFunctions lw_flat_functions = {
     .createString = lw_flat_string, .createArray = lw_flat_array, .createInteger = lw_flat_integer,
     .createNil = lw_flat_nil, .freeObject = lw_flat_free_object,
 };
-
-static inline int lw_flat_get_reply(redisContext *c, lw_flat *f) {
-    redisReplyObjectFunctions *functions = &lw_flat_functions;
-    f->length = 0;
-    f->count = 0;
-    redisReplyObjectFunctions *saved = c->reader->fn;
-    void *savedPrivdata = c->reader->privdata;
-    c->reader->fn = functions;
-    c->reader->privdata = f;
-    void *reply = NULL;
-    int rc = redisGetReply(c, &reply);
-    /* A reply cut short (timeout, connection lost) leaves the reader holding `f` as its
-     * unfinished root: hiredis would later free it with the default functions (a double free of
-     * the caller's lw_flat). Forget it, and the half-parsed reply with it: the connection is
-     * dropped after any error anyway. */
-    if (c->reader->reply == (void *)f) c->reader->reply = NULL;
-    if (rc != REDIS_OK) c->reader->ridx = -1;
-    c->reader->fn = saved;
-    c->reader->privdata = savedPrivdata;
-    if (rc == REDIS_OK && reply == NULL) rc = REDIS_ERR;
-    return rc;
-}
 
 /* Parses `n` bytes of RESP into `f` with the same reader functions as a connection (no socket):
  * 1 a whole reply, 0 incomplete, -1 a protocol error. For tests and fuzzing of the flat path. */
@@ -270,8 +246,10 @@ static inline int lw_tls_get_reply(redisContext *c, SSL *ssl, void **reply) {
     }
 }
 
-/* lw_flat_get_reply over TLS. */
-static inline int lw_flat_get_reply_tls(redisContext *c, SSL *ssl, lw_flat *f) {
+/* Reads the next reply of `c` into `f` (emptied first), over TLS when `ssl` is not NULL.
+ * Returns REDIS_OK or REDIS_ERR as redisGetReply does; the context's own object functions are
+ * restored either way. */
+static inline int lw_flat_get_reply(redisContext *c, SSL *ssl, lw_flat *f) {
     f->length = 0;
     f->count = 0;
     redisReplyObjectFunctions *saved = c->reader->fn;
@@ -279,7 +257,11 @@ static inline int lw_flat_get_reply_tls(redisContext *c, SSL *ssl, lw_flat *f) {
     c->reader->fn = &lw_flat_functions;
     c->reader->privdata = f;
     void *reply = NULL;
-    int rc = lw_tls_get_reply(c, ssl, &reply);
+    int rc = ssl ? lw_tls_get_reply(c, ssl, &reply) : redisGetReply(c, &reply);
+    /* A reply cut short (timeout, connection lost) leaves the reader holding `f` as its
+     * unfinished root: hiredis would later free it with the default functions (a double free of
+     * the caller's lw_flat). Forget it, and the half-parsed reply with it: the connection is
+     * dropped after any error anyway. */
     if (c->reader->reply == (void *)f) c->reader->reply = NULL;
     if (rc != REDIS_OK) c->reader->ridx = -1;
     c->reader->fn = saved;

@@ -219,7 +219,7 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
-        let rc = ssl.map { lw_flat_get_reply_tls(ctx, $0, flat.storage) } ?? lw_flat_get_reply(ctx, flat.storage)
+        let rc = lw_flat_get_reply(ctx, ssl, flat.storage)
         if rc != REDIS_OK || flat.count == 0 {
             throw ioError(operation: operation, stream: stream)
         }
