@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "LakeTools",
             dependencies: [
-                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore", "RedisStreams",
+                "LakeModel", "LakeDecoding", "LakeOutput", "LakeWorker", "Parquet", "ObjectStore", "RedisStreams",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -67,10 +67,7 @@ public final class LakewriterWorker: Service, Sendable {
         }, onRequest: { event in
             m.storeRequest(operation: event.operation, status: event.status)
         })
-        let t = config.redis.tls
-        redisConfiguration = try RedisConfiguration(url: config.redis.url, tls: .init(
-            caFile: t.caFile, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
-            insecureSkipVerify: t.insecureSkipVerify))
+        redisConfiguration = try config.redis.connection()
         if redisConfiguration.tls?.insecureSkipVerify == true {
             logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")
         }
@@ -426,4 +423,13 @@ final class ReadinessFlag: Sendable {
     private let value = Mutex<String?>(nil)
     func set(_ v: String?) { value.withLock { $0 = v } }
     var reason: String? { value.withLock { $0 } }
+}
+
+extension RedisConfig {
+    /// The connection settings of this configuration: the URL and, for `rediss://`, `redis.tls`.
+    /// The one mapping of the worker and the commands that talk to Redis.
+    package func connection() throws(RedisError) -> RedisConfiguration {
+        try RedisConfiguration(url: url, tls: .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile,
+                                                    serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify))
+    }
 }

@@ -114,14 +114,13 @@ import TestSupport
                                             environment: [:], output: out.output)
         #expect(code == Commands.dlqSkipped, "\(out.err)")
         let replayed = try await entries(s.client, s.stream)
-        #expect(replayed.map(\.1) == [
-            [Array("entity".utf8), Array("ev".utf8), Array("n".utf8), [0xff, 0x00, 0x41]],
-            [Array("entity".utf8), Array("ev".utf8), Array("n".utf8), Array("7".utf8)],
-            [Array("entity".utf8), Array("ev".utf8), Array("n".utf8), Array("x4".utf8)],
-        ], "\(replayed)")
+        let e: [UInt8] = Array("entity".utf8), ev: [UInt8] = Array("ev".utf8), n: [UInt8] = Array("n".utf8)
+        let wantFields: [[[UInt8]]] = [[e, ev, n, [0xff, 0x00, 0x41]], [e, ev, n, Array("7".utf8)], [e, ev, n, Array("x4".utf8)]]
+        #expect(replayed.map(\.1) == wantFields, "\(replayed)")
         let left = Set(try await entries(s.client, s.dlq).map(\.0))
         let ids = s.ids.mapValues(\.description)
-        #expect(left == [ids["ev1"]!, ids["other"]!, ids["unroutable"]!, ids["foreign"]!, ids["malformed"]!], "\(left)")
+        let kept: Set<String> = [ids["ev1"]!, ids["other"]!, ids["unroutable"]!, ids["foreign"]!, ids["malformed"]!]
+        #expect(left == kept, "\(left)")
 
         // Two replays of everything at once: each dead letter is added once.
         async let a = Commands.dlqReplay(.init(config: s.config, stream: s.dlq), environment: [:], output: OutputBox().output)

@@ -1,5 +1,6 @@
 import Foundation
 import LakeModel
+import LakeWorker
 import LakeOutput
 import Logging
 import NIOCore
@@ -49,11 +50,8 @@ extension Commands {
     static func redisVerdicts(_ config: LakewriterConfig, timeout: Duration) async -> [Verdict] {
         var out: [Verdict] = []
         var rc: RedisConfiguration
-        let t = config.redis.tls
         do {
-            rc = try RedisConfiguration(url: config.redis.url, tls: .init(
-                caFile: t.caFile, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
-                insecureSkipVerify: t.insecureSkipVerify))
+            rc = try config.redis.connection()
         } catch {
             return [Verdict(level: .fail, subject: "redis", message: "\(error)")]
         }

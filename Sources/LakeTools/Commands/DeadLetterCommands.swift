@@ -1,5 +1,6 @@
 import Foundation
 import LakeModel
+import LakeWorker
 import Logging
 import RedisStreams
 
@@ -120,7 +121,7 @@ extension Commands {
         }
         let redis: RedisConfiguration
         do {
-            redis = try RedisConfiguration(url: config.redis.url)
+            redis = try config.redis.connection()
         } catch {
             output.err("error: redis.url: \(error)\n")
             return .failure(DLQSetupFailure(status: Status.usage))
