@@ -155,23 +155,31 @@ final class CloseOnIdle: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Counts open connections and closes a new one past `limit`.
-final class ConnectionGate: ChannelInboundHandler, Sendable {
+/// Counts open connections and closes a new one past `limit`. A refused connection is never
+/// counted, so `count` never exceeds `limit`, even while refused ones are still closing.
+final class ConnectionGate: ChannelInboundHandler {
     typealias InboundIn = NIOAny
     let limit: Int
     let count: ConnectionCount
+    private var counted = false
     init(limit: Int, count: ConnectionCount) {
         self.limit = limit
         self.count = count
     }
     func channelActive(context: ChannelHandlerContext) {
         if count.value.add(1, ordering: .relaxed).newValue > limit {
+            count.value.subtract(1, ordering: .relaxed)
             context.close(promise: nil)
+            return
         }
+        counted = true
         context.fireChannelActive()
     }
     func channelInactive(context: ChannelHandlerContext) {
-        count.value.subtract(1, ordering: .relaxed)
+        if counted {
+            counted = false
+            count.value.subtract(1, ordering: .relaxed)
+        }
         context.fireChannelInactive()
     }
 }
