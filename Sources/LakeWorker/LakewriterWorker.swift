@@ -68,6 +68,9 @@ public final class LakewriterWorker: Service, Sendable {
             m.storeRequest(operation: event.operation, status: event.status)
         })
         redisConfiguration = try config.redis.connection()
+        if let problem = config.redis.clusterSlotProblem(streams: Router(entities: config.entities, routeField: config.redis.routeField).streamNames) {
+            throw WorkerError.redisLayout(problem)
+        }
         if redisConfiguration.tls?.insecureSkipVerify == true {
             logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")
         }
@@ -429,7 +432,36 @@ extension RedisConfig {
     /// The connection settings of this configuration: the URL and, for `rediss://`, `redis.tls`.
     /// The one mapping of the worker and the commands that talk to Redis.
     package func connection() throws(RedisError) -> RedisConfiguration {
-        try RedisConfiguration(url: url, tls: .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile,
-                                                    serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify))
+        var c = try RedisConfiguration(url: url, tls: .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile,
+                                                            serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify))
+        if cluster {
+            switch c.topology {
+            case .standalone:
+                guard case .tcp(let host, let port) = c.endpoint else {
+                    throw RedisError(.invalidURL, operation: "parse URL", message: "redis.cluster needs a TCP seed node, not a unix socket")
+                }
+                guard c.database == 0 else {
+                    throw RedisError(.invalidURL, operation: "parse URL", message: "a cluster has only database 0")
+                }
+                c.topology = .cluster(seeds: [HostPort(host: host, port: port)])
+            case .cluster: break
+            case .sentinel:
+                throw RedisError(.invalidURL, operation: "parse URL", message: "redis.cluster does not combine with a redis+sentinel:// URL")
+            }
+        }
+        c.sentinelPassword = sentinelPassword
+        return c
+    }
+
+    /// In a cluster, each stream's dead-letter stream (`{stream}:dlq`) must hash to the stream's
+    /// slot, which a hash tag in the stream name (`{orders}`) guarantees; nil when all do (or not
+    /// a cluster), else the error naming the streams without one.
+    package func clusterSlotProblem(streams: [String]) -> String? {
+        guard (try? connection())?.isCluster == true else { return nil }
+        let bad = streams.filter { HashSlot.of($0) != HashSlot.of($0 + ":dlq") }
+        guard !bad.isEmpty else { return nil }
+        return "in a Redis Cluster each stream and its dead-letter stream '{stream}:dlq' must share a hash slot: give "
+            + bad.map { "'\($0)'" }.joined(separator: ", ")
+            + " a hash tag, e.g. '{\(bad[0])}' (the part in braces is what is hashed)"
     }
 }

@@ -118,9 +118,12 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     case shutdownGraceExceeded
     /// Another worker runs with the same consumer name (its lease key is held and renewed).
     case consumerInUse(String)
+    /// A configuration the Redis deployment cannot serve (streams of a cluster without hash tags).
+    case redisLayout(String)
 
     public var description: String {
         switch self {
+        case .redisLayout(let why): why
         case .shutdownGraceExceeded: "shutdown grace exceeded with uploads in flight"
         case .consumerInUse(let key):
             "another worker is running with the same redis.consumer (lease \(key) is held and renewed): "

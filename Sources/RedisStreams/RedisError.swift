@@ -34,6 +34,17 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unblocked = Code("unblocked")
         /// The server is loading its dataset (`LOADING`); retry later.
         public static let loading = Code("loading")
+        /// The key's slot is served by another cluster node (`MOVED slot host:port`): the
+        /// topology is read again and the command sent to the new owner.
+        public static let moved = Code("moved")
+        /// The key's slot is being migrated and the key already left (`ASK slot host:port`): the
+        /// command goes to the importing node, after ASKING.
+        public static let ask = Code("ask")
+        /// A cluster is resharding a multi-key command's slot (`TRYAGAIN`) or is down
+        /// (`CLUSTERDOWN`); retry after a pause.
+        public static let clusterBusy = Code("clusterBusy")
+        /// The node is a replica (`READONLY`): after a failover the master is found again.
+        public static let readOnly = Code("readOnly")
         /// Any other error reply from the server (`WRONGTYPE`, `ERR ...`).
         public static let serverError = Code("serverError")
         /// A reply did not have the shape the command documents.
@@ -66,7 +77,8 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// (URL, TLS, credentials, permissions, wrong key type) are not retryable.
     public var isRetryable: Bool {
         switch code {
-        case .connectionFailed, .connectionLost, .timeout, .loading, .noGroup, .unblocked: true
+        case .connectionFailed, .connectionLost, .timeout, .loading, .noGroup, .unblocked, .moved, .ask, .clusterBusy,
+             .readOnly: true
         default: false
         }
     }
@@ -74,6 +86,21 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Whether the connection that produced this error is unusable and must be replaced.
     var breaksConnection: Bool {
         code == .connectionLost || code == .timeout || code == .connectionFailed || code == .unexpectedReply
+    }
+
+    /// A reply saying the command was not run on this node and where to go instead (MOVED, ASK,
+    /// READONLY, TRYAGAIN, CLUSTERDOWN): sending it again elsewhere or later is always safe, even
+    /// for commands that are not idempotent.
+    var isRedirect: Bool {
+        code == .moved || code == .ask || code == .readOnly || code == .clusterBusy
+    }
+
+    /// The `host:port` of a MOVED or ASK reply.
+    var redirectTarget: HostPort? {
+        guard code == .moved || code == .ask else { return nil }
+        let parts = message.split(separator: " ")
+        guard parts.count >= 3 else { return nil }
+        return HostPort(parsing: parts[2])
     }
 
     func with(stream: String?) -> RedisError {
@@ -93,6 +120,10 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case "UNBLOCKED": code = .unblocked
         case "WRONGPASS", "NOAUTH": code = .authenticationFailed
         case "NOPERM": code = .permissionDenied
+        case "MOVED": code = .moved
+        case "ASK": code = .ask
+        case "TRYAGAIN", "CLUSTERDOWN": code = .clusterBusy
+        case "READONLY": code = .readOnly
         default:
             // Redis 5 and older (and `AUTH` without a configured password) say "ERR invalid password".
             code = reply.contains("invalid password") || reply.contains("AUTH <password> called without")

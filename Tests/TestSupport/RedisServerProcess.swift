@@ -15,8 +15,8 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     /// Starts the server. Pass `["--appendonly", "yes", "--appendfsync", "always"]` for a server
     /// whose entries and pending lists survive ``kill()`` and ``start()``. `PORT` in `extra` is
     /// replaced by the port (`["--port", "0", "--tls-port", "PORT", …]` for a TLS-only server).
-    public init(_ extra: [String] = []) throws {
-        port = try Self.freePort()
+    public init(_ extra: [String] = [], port fixedPort: Int? = nil) throws {
+        port = try fixedPort ?? Self.freePort()
         directory = try TestEnvironment.temporaryDirectory("redis")
         arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
                      "--logfile", directory.appendingPathComponent("log").path, "--save", ""]
@@ -57,6 +57,9 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
         p.waitUntilExit()
         process = nil
     }
+
+    /// Whether the process runs (started and not killed).
+    public var isRunning: Bool { process?.isRunning ?? false }
 
     /// Waits for a server that exits by itself (SHUTDOWN).
     public func waitForExit() {

@@ -199,14 +199,19 @@ private struct Reader {
 
     func redis(_ n: YAMLNode, _ r: inout RedisConfig) throws(ConfigError) {
         for (key, v) in try mapping(n, allowed: ["url", "group", "consumer", "batch", "block", "claim_idle", "route_field",
-                                                 "dead_letter_max_length", "consumer_lease", "tls", "max_deliveries", "start"]) {
+                                                 "dead_letter_max_length", "consumer_lease", "tls", "max_deliveries", "start",
+                                                 "cluster", "sentinel_password"]) {
             if v.isNull { continue }
             switch key {
             case "url":
                 r.url = try string(v)
-                guard r.url.hasPrefix("redis://") || r.url.hasPrefix("rediss://") else {
-                    throw error(v, "expected a redis:// URL")
+                let schemes = ["redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://", "redis+cluster://",
+                               "rediss+cluster://"]
+                guard schemes.contains(where: { r.url.hasPrefix($0) }) else {
+                    throw error(v, "expected a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL")
                 }
+            case "cluster": r.cluster = try bool(v)
+            case "sentinel_password": r.sentinelPassword = try optional(v)
             case "group": r.group = try nonEmpty(v)
             case "consumer": r.consumer = try nonEmpty(v)
             case "start":

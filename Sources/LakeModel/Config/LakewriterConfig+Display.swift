@@ -7,6 +7,8 @@ extension LakewriterConfig {
         func z(_ v: Int64) -> String { ConfigSyntax.formatSize(v) }
         var out = "redis:\n"
         out += "  url: \(q(Self.maskURL(redis.url)))\n"
+        if redis.cluster { out += "  cluster: true\n" }
+        if let p = redis.sentinelPassword { out += "  sentinel_password: \(q(Self.mask(p)))\n" }
         out += "  group: \(q(redis.group))\n  consumer: \(q(redis.consumer))\n  start: \(q(redis.start.description))\n"
         out += "  batch: \(redis.batch)\n"
         out += "  block: \(d(redis.block))\n  claim_idle: \(d(redis.claimIdle))\n  route_field: \(q(redis.routeField))\n"

@@ -25,8 +25,15 @@ public struct LakewriterConfig: Sendable, Equatable {
 
 /// Where events are read: one consumer group over every configured stream.
 public struct RedisConfig: Sendable, Equatable {
-    /// `redis://[user:password@]host[:port][/db]`. Default `redis://127.0.0.1:6379/0`.
+    /// `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS), or
+    /// `redis+sentinel://[user:password@]host1:26379,host2:26379/master[/db]`, or
+    /// `redis+cluster://[user:password@]host1:7000,host2:7001`. Default `redis://127.0.0.1:6379/0`.
     public var url = "redis://127.0.0.1:6379/0"
+    /// The URL's host is a seed node of a Redis Cluster (as a `redis+cluster://` URL). Default false.
+    public var cluster = false
+    /// The sentinels' own password (their `requirepass`), for a `redis+sentinel://` URL whose
+    /// sentinels require one; the URL's password is the master's. Default none.
+    public var sentinelPassword: String?
     /// Consumer group name, created when missing. Default `lakewriter`.
     public var group = "lakewriter"
     /// This worker's consumer name; unique per replica and stable across its restarts (its pending

@@ -1,4 +1,5 @@
 import LakeModel
+import LakeWorker
 import LakeOutput
 import ObjectStore
 import LakeDecoding
@@ -53,6 +54,11 @@ public enum Commands {
                                    output: Output = .standard) -> Int32 {
         do {
             let config = try ConfigLoader(environment: environment).load(path: path)
+            _ = try config.redis.connection()
+            if let problem = config.redis.clusterSlotProblem(streams: Array(Set(config.entities.map(\.stream))).sorted()) {
+                output.err("error: redis: \(problem)\n")
+                return Status.usage
+            }
             output.out(config.maskedYAML)
             output.err("\(path): OK, \(config.entities.count) entit\(config.entities.count == 1 ? "y" : "ies")\n")
             if let line = credentialsLine(config.storage, environment: environment) { output.err(line + "\n") }

@@ -28,8 +28,12 @@ final class CommandThread: @unchecked Sendable {
     private var stopped = false
     private var status = ConnectionStatus()
 
-    init(configuration: RedisConfiguration, maxAttempts: Int, backoff: Backoff, logger: Logger) {
+    /// The cluster slot whose owner this thread talks to (nil: any node, or not a cluster).
+    private let slot: Int?
+
+    init(configuration: RedisConfiguration, maxAttempts: Int, backoff: Backoff, logger: Logger, slot: Int? = nil) {
         self.configuration = configuration
+        self.slot = slot
         self.maxAttempts = max(1, maxAttempts)
         self.backoff = backoff
         self.logger = logger
@@ -90,6 +94,8 @@ final class CommandThread: @unchecked Sendable {
     private func loop() {
         var connection: RedisConnection?
         var everConnected = false
+        var route = Route(slot: slot)
+        var redirects = 0
         while true {
             condition.lock()
             while queue.isEmpty && !stopped { condition.wait() }
@@ -108,11 +114,15 @@ final class CommandThread: @unchecked Sendable {
             queue.removeAll()
             condition.unlock()
 
+            if connection?.isStale == true {
+                logger.info("the sentinels named a new master, reconnecting")
+                connection = nil
+            }
             var attempt = 0
             while connection == nil {
                 do {
-                    connection = try RedisConnection.open(configuration, socketTimeout: configuration.commandTimeout,
-                                                          clientName: "lakewriter-commands")
+                    connection = try NodeResolver.open(configuration, socketTimeout: configuration.commandTimeout,
+                                                       clientName: "lakewriter-commands", route: route)
                     condition.lock()
                     if everConnected { status.reconnects += 1 }
                     status.state = .connected
@@ -143,6 +153,7 @@ final class CommandThread: @unchecked Sendable {
                 }
             }
             var loadingDelay = false
+            var redirected: RedisError?
             for var job in jobs {
                 if let broken {
                     job.attempts += 1
@@ -163,6 +174,11 @@ final class CommandThread: @unchecked Sendable {
                     if job.retryable && job.attempts < maxAttempts { retry.append(job) } else {
                         job.deliver(.failure(error))
                     }
+                } catch where error.isRedirect && redirects < 64 {
+                    // Not run on this node (MOVED, ASK, READONLY, CLUSTERDOWN, TRYAGAIN): safe to
+                    // send again to the right one, whatever the command.
+                    if redirected == nil { redirected = error }
+                    retry.append(job)
                 } catch where error.code == .loading && job.retryable && job.attempts + 1 < maxAttempts {
                     job.attempts += 1
                     loadingDelay = true
@@ -172,7 +188,21 @@ final class CommandThread: @unchecked Sendable {
                     job.deliver(.failure(error))
                 }
             }
-            if broken != nil { connection = nil }
+            if broken != nil {
+                connection = nil
+                route.reset()
+            }
+            if let redirected {
+                connection = nil
+                route.redirect(redirected)
+                redirects += 1
+                logger.info("redis redirected a command, reconnecting", metadata: ["redis.error": "\(redirected)"])
+                if redirected.code == .clusterBusy || redirected.code == .readOnly || redirects > 3 {
+                    sleep(backoff.delay(attempt: min(redirects, 8)))
+                }
+            } else if broken == nil {
+                redirects = 0
+            }
             if !retry.isEmpty {
                 if loadingDelay { sleep(backoff.delay(attempt: retry[0].attempts)) }
                 condition.lock()

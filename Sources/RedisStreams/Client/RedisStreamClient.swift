@@ -1,3 +1,4 @@
+import Synchronization
 import Logging
 
 /// Consumer-group commands that are not the read loop: group creation, acknowledgements,
@@ -14,6 +15,12 @@ import Logging
 public final class RedisStreamClient: Sendable {
     private let thread: CommandThread
     public let configuration: RedisConfiguration
+    /// In a cluster: one command thread per slot used, made on first use (`thread` is slot 0's
+    /// owner, for commands without a key).
+    private let slotThreads = Mutex<[Int: CommandThread]>([:])
+    private let maxAttempts: Int
+    private let backoff: Backoff
+    private let logger: Logger
 
     /// - Parameters:
     ///   - maxAttempts: tries per command, connection included (default 3).
@@ -21,17 +28,67 @@ public final class RedisStreamClient: Sendable {
     public init(configuration: RedisConfiguration, maxAttempts: Int = 3, backoff: Backoff = Backoff(),
                 logger: Logger) {
         self.configuration = configuration
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.logger = logger
         self.thread = CommandThread(configuration: configuration, maxAttempts: maxAttempts, backoff: backoff,
                                     logger: logger)
     }
 
-    deinit { thread.stop() }
+    deinit { close() }
 
-    /// Fails queued commands with ``RedisError/Code-swift.struct/stopped`` and ends the thread.
-    public func close() { thread.stop() }
+    /// Fails queued commands with ``RedisError/Code-swift.struct/stopped`` and ends the threads.
+    public func close() {
+        thread.stop()
+        let all = slotThreads.withLock { t in
+            let all = Array(t.values)
+            t.removeAll()
+            return all
+        }
+        for t in all { t.stop() }
+    }
 
     /// Connection state and error counters, for /readyz and metrics.
-    public var status: ConnectionStatus { thread.currentStatus }
+    public var status: ConnectionStatus {
+        ConnectionStatus.merged([thread.currentStatus] + slotThreads.withLock { $0.values.map(\.currentStatus) })
+    }
+
+    /// The thread for commands on `key`: in a cluster, the one of the key's slot.
+    private func thread(for key: String?) -> CommandThread {
+        guard case .cluster = configuration.topology, let key else { return thread }
+        let slot = HashSlot.of(key)
+        return slotThreads.withLock { t in
+            if let existing = t[slot] { return existing }
+            let made = CommandThread(configuration: configuration, maxAttempts: maxAttempts, backoff: backoff,
+                                     logger: logger, slot: slot)
+            t[slot] = made
+            return made
+        }
+    }
+
+    /// `thread(for:)` by the stream the command names.
+    private func run<T: Sendable>(_ argv: Argv, operation: String, stream: String?, retryable: Bool,
+                                  key: String? = nil,
+                                  decode: @escaping @Sendable (Reply) throws(RedisError) -> T) async throws -> T {
+        try await thread(for: key ?? stream).run(argv, operation: operation, stream: stream, retryable: retryable,
+                                                  decode: decode)
+    }
+
+    /// The key of a generic command, for cluster routing: the first argument after the command
+    /// name, or the first key of EVAL/EVALSHA/FCALL; nil for commands without a key.
+    static func key(of arguments: [String]) -> String? {
+        guard let name = arguments.first?.uppercased() else { return nil }
+        switch name {
+        case "PING", "INFO", "CLUSTER", "CLIENT", "CONFIG", "ROLE", "SCRIPT", "TIME", "DBSIZE", "COMMAND", "HELLO",
+             "AUTH", "SELECT", "FUNCTION", "MEMORY", "ACL":
+            return nil
+        case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+            guard arguments.count > 3, let n = Int(arguments[2]), n > 0 else { return nil }
+            return arguments[3]
+        default:
+            return arguments.count > 1 ? arguments[1] : nil
+        }
+    }
 
     // MARK: Groups
 
@@ -42,7 +99,7 @@ public final class RedisStreamClient: Sendable {
         a.append("XGROUP"); a.append("CREATE"); a.append(stream); a.append(group); a.append(startID)
         a.append("MKSTREAM")
         do {
-            return try await thread.run(a, operation: "XGROUP CREATE", stream: stream, retryable: true) { _ in true }
+            return try await run(a, operation: "XGROUP CREATE", stream: stream, retryable: true) { _ in true }
         } catch let error as RedisError where error.code == .busyGroup {
             return false
         }
@@ -96,7 +153,7 @@ public final class RedisStreamClient: Sendable {
         a.append("XAUTOCLAIM"); a.append(stream); a.append(group); a.append(consumer)
         a.append(Int(minIdle.components.seconds * 1000 + minIdle.components.attoseconds / 1_000_000_000_000_000))
         a.append(start); a.append("COUNT"); a.append(count)
-        return try await thread.run(a, operation: "XAUTOCLAIM", stream: stream, retryable: false) { r throws(RedisError) in
+        return try await run(a, operation: "XAUTOCLAIM", stream: stream, retryable: false) { r throws(RedisError) in
             func bad(_ why: String) -> RedisError {
                 RedisError(.unexpectedReply, operation: "XAUTOCLAIM", stream: stream, message: why)
             }
@@ -124,7 +181,7 @@ public final class RedisStreamClient: Sendable {
     public func range(stream: String, start: StreamID, end: StreamID, count: Int = 100) async throws -> StreamBatch {
         var a = Argv(capacity: 64)
         a.append("XRANGE"); a.append(stream); a.append(start); a.append(end); a.append("COUNT"); a.append(count)
-        return try await thread.run(a, operation: "XRANGE", stream: stream, retryable: true) { r throws(RedisError) in
+        return try await run(a, operation: "XRANGE", stream: stream, retryable: true) { r throws(RedisError) in
             let flat = FlatReply()
             flat.load(r)
             var at = 0
@@ -153,7 +210,7 @@ public final class RedisStreamClient: Sendable {
             a.append(f.name)
             a.append(f.value)
         }
-        return try await thread.run(a, operation: "XADD", stream: stream, retryable: false) { r throws(RedisError) in
+        return try await run(a, operation: "XADD", stream: stream, retryable: false) { r throws(RedisError) in
             guard r.isString, let id = StreamID(bytes: r.bytes) else {
                 throw RedisError(.unexpectedReply, operation: "XADD", stream: stream, message: "expected an entry id")
             }
@@ -192,7 +249,7 @@ public final class RedisStreamClient: Sendable {
     public func pending(stream: String, group: String) async throws -> PendingSummary {
         var a = Argv(capacity: 64)
         a.append("XPENDING"); a.append(stream); a.append(group)
-        return try await thread.run(a, operation: "XPENDING", stream: stream, retryable: true) { r throws(RedisError) in
+        return try await run(a, operation: "XPENDING", stream: stream, retryable: true) { r throws(RedisError) in
             guard r.isArray, r.count == 4, let count = r[0].asInt else {
                 throw RedisError(.unexpectedReply, operation: "XPENDING", stream: stream, message: "expected 4 elements")
             }
@@ -219,7 +276,7 @@ public final class RedisStreamClient: Sendable {
         var a = Argv(capacity: 128)
         a.append("XPENDING"); a.append(stream); a.append(group); a.append(start); a.append(end); a.append(limit)
         if let consumer { a.append(consumer) }
-        return try await thread.run(a, operation: "XPENDING", stream: stream, retryable: true) { r throws(RedisError) in
+        return try await run(a, operation: "XPENDING", stream: stream, retryable: true) { r throws(RedisError) in
             func bad(_ why: String) -> RedisError {
                 RedisError(.unexpectedReply, operation: "XPENDING", stream: stream, message: why)
             }
@@ -242,7 +299,7 @@ public final class RedisStreamClient: Sendable {
     public func groups(stream: String) async throws -> [GroupInfo] {
         var a = Argv(capacity: 48)
         a.append("XINFO"); a.append("GROUPS"); a.append(stream)
-        return try await thread.run(a, operation: "XINFO GROUPS", stream: stream, retryable: true) { r throws(RedisError) in
+        return try await run(a, operation: "XINFO GROUPS", stream: stream, retryable: true) { r throws(RedisError) in
             guard r.isArray else {
                 throw RedisError(.unexpectedReply, operation: "XINFO GROUPS", stream: stream, message: "expected an array")
             }
@@ -276,7 +333,8 @@ public final class RedisStreamClient: Sendable {
     public func command(_ arguments: [String], retryable: Bool = false) async throws -> RedisValue {
         var a = Argv(capacity: arguments.reduce(0) { $0 + $1.utf8.count }, arguments: arguments.count)
         for s in arguments { a.append(s) }
-        return try await thread.run(a, operation: arguments.first ?? "command", stream: nil, retryable: retryable) {
+        return try await run(a, operation: arguments.first ?? "command", stream: nil, retryable: retryable,
+                             key: Self.key(of: arguments)) {
             RedisValue($0)
         }
     }
@@ -287,13 +345,14 @@ public final class RedisStreamClient: Sendable {
         var a = Argv(capacity: arguments.reduce(0) { $0 + $1.count }, arguments: arguments.count)
         for b in arguments { a.append(b) }
         let name = arguments.first.map { String(decoding: $0.prefix(32), as: UTF8.self) } ?? "command"
-        return try await thread.run(a, operation: name, stream: nil, retryable: false) { RedisValue($0) }
+        let text = arguments.prefix(4).map { String(decoding: $0.prefix(1024), as: UTF8.self) }
+        return try await run(a, operation: name, stream: nil, retryable: false, key: Self.key(of: text)) { RedisValue($0) }
     }
 
     static let ackChunk = 10_000
 
     private func runInteger(_ a: Argv, operation: String, stream: String, retryable: Bool) async throws -> Int {
-        try await thread.run(a, operation: operation, stream: stream, retryable: retryable) { r throws(RedisError) in
+        try await run(a, operation: operation, stream: stream, retryable: retryable) { r throws(RedisError) in
             guard let n = r.asInt else {
                 throw RedisError(.unexpectedReply, operation: operation, stream: stream, message: "expected an integer")
             }

@@ -6,6 +6,14 @@
 ///   user and password may be percent-encoded),
 /// - `unix://[[user]:password@]/path/to/redis.sock[?db=N]` or a plain `/path/to/redis.sock`.
 ///
+/// Sentinel and Cluster (either combines with TLS: `rediss+sentinel://`, `rediss+cluster://`):
+/// - `redis+sentinel://[[user]:password@]host1:26379,host2:26379/mymaster[/db]`: the master named
+///   `mymaster`, asked of the sentinels in order at every (re)connection and checked with ROLE; a
+///   failover (a lost connection, `READONLY`) makes the next connection ask again. The sentinels'
+///   own password, when they have one, is ``sentinelPassword``.
+/// - `redis+cluster://[[user]:password@]host1:7000,host2:7001`: a Redis Cluster found from these
+///   seed nodes (``Topology/cluster(seeds:)``).
+///
 /// `rediss://host[:port][/db]` connects with TLS (OpenSSL on the socket; hiredis 0.14 has none):
 /// certificate and host name verified by default, SNI sent; see ``TLS``. The password is kept out
 /// of ``description`` and of every error.
@@ -31,6 +39,36 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
     public var commandTimeout: Duration = .seconds(10)
     /// TLS settings; nil is plain TCP. Set by a `rediss://` URL.
     public var tls: TLS?
+    /// One server (``endpoint``), a master found through sentinels, or a cluster.
+    public var topology: Topology = .standalone
+    /// AUTH for the sentinels themselves (their `requirepass`); the URL's credentials are the
+    /// master's. Nil: the sentinels take no password.
+    public var sentinelPassword: String?
+
+    /// How the server that holds a key is found.
+    public enum Topology: Sendable, Equatable {
+        /// ``RedisConfiguration/endpoint`` itself.
+        case standalone
+        /// The master named `master`, as the first answering sentinel of `sentinels` names it.
+        case sentinel(master: String, sentinels: [HostPort])
+        /// A Redis Cluster: slots read with CLUSTER SLOTS from `seeds` (or nodes learned since);
+        /// each key's commands go to the primary that owns its slot.
+        case cluster(seeds: [HostPort])
+    }
+
+    /// A Redis Cluster (``Topology/cluster(seeds:)``).
+    public var isCluster: Bool {
+        if case .cluster = topology { return true }
+        return false
+    }
+
+    /// The nodes a sentinel or cluster URL names, or the endpoint.
+    var nodesDescription: String {
+        switch topology {
+        case .standalone: endpointDescription
+        case .sentinel(_, let nodes), .cluster(let nodes): nodes.map(\.description).joined(separator: ",")
+        }
+    }
 
     /// TLS for a connection: the server's certificate is verified against `caFile` (or the
     /// system's trust store) and must name `serverName` (or the URL's host); `certFile` and
@@ -65,10 +103,17 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         if username != nil || password != nil {
             auth = (username ?? "") + (password != nil ? ":***" : "") + "@"
         }
+        let scheme = tls == nil ? "redis" : "rediss"
+        switch topology {
+        case .sentinel(let master, let nodes):
+            return "\(scheme)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(master)/\(database)"
+        case .cluster(let nodes):
+            return "\(scheme)+cluster://\(auth)\(nodes.map(\.description).joined(separator: ","))"
+        case .standalone: break
+        }
         switch endpoint {
         case .tcp(let host, let port):
-            let h = host.contains(":") ? "[\(host)]" : host
-            return "\(tls == nil ? "redis" : "rediss")://\(auth)\(h):\(port)/\(database)"
+            return "\(scheme)://\(auth)\(HostPort(host: host, port: port))/\(database)"
         case .unixSocket(let path):
             return "unix://\(auth)\(path)" + (database != 0 ? "?db=\(database)" : "")
         }
@@ -97,10 +142,18 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         guard let schemeEnd = url.range(of: "://") else {
             throw invalid("expected redis://host:port/db, unix:///path or an absolute socket path")
         }
-        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = Substring(url[schemeEnd.upperBound...])
+        var kind = ""
+        if let plus = scheme.firstIndex(of: "+") {
+            kind = String(scheme[scheme.index(after: plus)...])
+            scheme = String(scheme[..<plus])
+            guard (scheme == "redis" || scheme == "rediss") && (kind == "sentinel" || kind == "cluster") else {
+                throw invalid("unsupported scheme '\(url[..<schemeEnd.lowerBound])' (use redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://)")
+            }
+        }
         guard scheme == "redis" || scheme == "rediss" || scheme == "unix" else {
-            throw invalid("unsupported scheme '\(scheme)' (use redis://, rediss:// or unix://)")
+            throw invalid("unsupported scheme '\(scheme)' (use redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://)")
         }
 
         // Query (only db= is understood, for unix:// URLs that have no path segment for it).
@@ -144,6 +197,12 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
             return
         }
 
+        if !kind.isEmpty {
+            try self.init(multiNode: kind, rest: rest, username: username, password: password, queryDB: queryDB,
+                          invalid: invalid)
+            if scheme == "rediss" { tls = TLS() }
+            return
+        }
         let hostPort: Substring
         var database = queryDB ?? 0
         if let slash = rest.firstIndex(of: "/") {
@@ -156,6 +215,52 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         } else {
             hostPort = rest
         }
+        let node = try Self.hostPort(hostPort, defaultPort: 6379, invalid: invalid)
+        self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password,
+                  database: database)
+        if scheme == "rediss" { tls = TLS() }
+    }
+
+    /// `host1:port,host2:port/master[/db]` (sentinel) or `host1:port,host2:port[/]` (cluster).
+    private init(multiNode kind: String, rest: Substring, username: String?, password: String?, queryDB: Int?,
+                 invalid: (String) -> RedisError) throws(RedisError) {
+        let slash = rest.firstIndex(of: "/")
+        let hostList = rest[..<(slash ?? rest.endIndex)]
+        let path = slash.map { rest[rest.index(after: $0)...] } ?? ""
+        var nodes: [HostPort] = []
+        for part in hostList.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !part.isEmpty else { throw invalid("empty host in the \(kind) node list") }
+            nodes.append(try Self.hostPort(part, defaultPort: kind == "sentinel" ? 26379 : 6379, invalid: invalid))
+        }
+        guard !nodes.isEmpty else { throw invalid("\(kind) URL names no host") }
+        guard nodes.count <= 64 else { throw invalid("at most 64 \(kind) nodes") }
+        var database = queryDB ?? 0
+        let topology: Topology
+        if kind == "sentinel" {
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard let name = segments.first, !name.isEmpty else {
+                throw invalid("a sentinel URL needs the master name: redis+sentinel://host:26379/mymaster/0")
+            }
+            guard segments.count <= 2 else { throw invalid("unexpected path after the master name and database") }
+            if segments.count == 2, !segments[1].isEmpty {
+                guard let n = Int(segments[1]), n >= 0 else { throw invalid("database must be a non-negative integer") }
+                database = n
+            }
+            topology = .sentinel(master: String(name), sentinels: nodes)
+        } else {
+            guard path.isEmpty || path == "0" else {
+                throw invalid("a cluster has only database 0: redis+cluster://host1:7000,host2:7001")
+            }
+            guard database == 0 else { throw invalid("a cluster has only database 0") }
+            topology = .cluster(seeds: nodes)
+        }
+        self.init(endpoint: .tcp(host: nodes[0].host, port: nodes[0].port), username: username, password: password,
+                  database: database)
+        self.topology = topology
+    }
+
+    private static func hostPort(_ hostPort: Substring, defaultPort: Int,
+                                 invalid: (String) -> RedisError) throws(RedisError) -> HostPort {
         var host: Substring
         var portText: Substring?
         if hostPort.hasPrefix("[") {
@@ -172,14 +277,12 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
             host = hostPort
         }
         if host.isEmpty { host = "127.0.0.1" }
-        var port = 6379
+        var port = defaultPort
         if let portText {
             guard let p = Int(portText), (1...65535).contains(p) else { throw invalid("port must be 1-65535") }
             port = p
         }
-        self.init(endpoint: .tcp(host: String(host), port: port), username: username, password: password,
-                  database: database)
-        if scheme == "rediss" { tls = TLS() }
+        return HostPort(host: String(host), port: port)
     }
 
     private static func percentDecode(_ s: Substring, invalid: @autoclosure () -> RedisError) throws(RedisError) -> String {
@@ -206,4 +309,27 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
         default: nil
         }
     }
+}
+
+/// A TCP address, written `host:port` (`[v6]:port`).
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port` or `[v6]:port`, as MOVED replies and CLUSTER SLOTS give them; nil when malformed.
+    init?(parsing s: Substring) {
+        guard let colon = s.lastIndex(of: ":"), let p = Int(s[s.index(after: colon)...]), (1...65535).contains(p) else {
+            return nil
+        }
+        var h = s[..<colon]
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
+        host = String(h)
+        port = p
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

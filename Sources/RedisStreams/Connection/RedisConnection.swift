@@ -17,6 +17,16 @@ final class RedisConnection {
     private var ssl: OpaquePointer?
     /// Set once an I/O or protocol error happened: hiredis contexts cannot be reused after that.
     private(set) var isBroken = false
+    /// A connection to a cluster node importing a slot (after `ASK`): every command is preceded
+    /// by ASKING, whose reply is read and dropped before the command's.
+    var asking = false
+    /// A connection to a sentinel-managed master: the watch and its generation at connect time.
+    var staleness: (watch: SentinelWatch, generation: Int)?
+    /// The sentinels named another master since this connection was opened: replace it.
+    var isStale: Bool {
+        guard let staleness else { return false }
+        return staleness.watch.generation != staleness.generation
+    }
 
     /// The socket, for interrupting a blocked read with shutdown(2) from another thread.
     var fileDescriptor: Int32 { ctx.pointee.fd }
@@ -158,7 +168,13 @@ final class RedisConnection {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
         let raw: UnsafeMutableRawPointer?
-        if let ssl {
+        if asking {
+            try append(argv, operation: operation, stream: stream)
+            try skipAskingReply(operation: operation, stream: stream)
+            var r: UnsafeMutableRawPointer?
+            if (ssl.map { lw_tls_get_reply(ctx, $0, &r) } ?? redisGetReply(ctx, &r)) != REDIS_OK { r = nil }
+            raw = r
+        } else if let ssl {
             let rc = argv.withCArguments { argc, argvp, lens in redisAppendCommandArgv(ctx, argc, argvp, lens) }
             var r: UnsafeMutableRawPointer?
             if rc != REDIS_OK || lw_tls_get_reply(ctx, ssl, &r) != REDIS_OK { r = nil }
@@ -178,8 +194,26 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
+        if asking {
+            var a = Argv(capacity: 8)
+            a.append("ASKING")
+            let rc = a.withCArguments { argc, argvp, lens in redisAppendCommandArgv(ctx, argc, argvp, lens) }
+            if rc != REDIS_OK { throw ioError(operation: operation, stream: stream) }
+        }
         let rc = argv.withCArguments { argc, argvp, lens in redisAppendCommandArgv(ctx, argc, argvp, lens) }
         if rc != REDIS_OK { throw ioError(operation: operation, stream: stream) }
+    }
+
+    /// Reads the reply of the ASKING sent before a command (see ``asking``).
+    private func skipAskingReply(operation: String, stream: String?) throws(RedisError) {
+        var raw: UnsafeMutableRawPointer?
+        let rc = ssl.map { lw_tls_get_reply(ctx, $0, &raw) } ?? redisGetReply(ctx, &raw)
+        if rc != REDIS_OK || raw == nil { throw ioError(operation: operation, stream: stream) }
+        defer { freeReplyObject(raw) }
+        let reply = Reply(raw!.assumingMemoryBound(to: redisReply.self))
+        if reply.type == REDIS_REPLY_ERROR {
+            throw RedisError.fromServer(reply.text, operation: "ASKING", stream: stream)
+        }
     }
 
     /// Queues a command and writes it out now, without waiting for the reply (read it later with
@@ -202,6 +236,7 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
+        if asking { try skipAskingReply(operation: operation, stream: stream) }
         var raw: UnsafeMutableRawPointer?
         let rc = ssl.map { lw_tls_get_reply(ctx, $0, &raw) } ?? redisGetReply(ctx, &raw)
         if rc != REDIS_OK || raw == nil {
@@ -219,6 +254,7 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
+        if asking { try skipAskingReply(operation: operation, stream: stream) }
         let rc = lw_flat_get_reply(ctx, ssl, flat.storage)
         if rc != REDIS_OK || flat.count == 0 {
             throw ioError(operation: operation, stream: stream)

@@ -5,62 +5,52 @@ import Logging
 import Glibc
 #endif
 
-/// The XREADGROUP loop of a ``StreamConsumer`` and the bounded buffer between it and the async
-/// side.
+/// What the readers of one ``StreamConsumer`` share: the bounded buffer of batches between them
+/// and the async side, the one waiting iterator, the stop flag and each reader's socket and
+/// status. A standalone or sentinel consumer has one reader; a cluster consumer has one per slot
+/// its streams hash to (multi-key XREADGROUP needs all keys in one slot).
 ///
-/// `@unchecked Sendable`: every shared field (buffer, waiter, flags, status, active socket) is
-/// accessed with `lock` held; the connection, cursors and delivered ids are locals of `run()`,
-/// which executes on the reader thread only.
-final class ReaderThread: @unchecked Sendable {
-    private let redis: RedisConfiguration
-    private let config: StreamConsumer.Configuration
-    private let logger: Logger
-    private let lock = NSCondition()
+/// `@unchecked Sendable`: every field is accessed with `lock` held.
+final class ReaderShared: @unchecked Sendable {
+    let lock = NSCondition()
+    var buffer: [StreamBatch] = []
+    var bufferHead = 0
+    var waiter: CheckedContinuation<StreamBatch?, Error>?
+    var started = false
+    var stopped = false
+    /// Readers whose loop ended; the sequence ends when all have (or one failed).
+    var finishedReaders = 0
+    var failure: RedisError?
+    var sockets: [Int32]
+    var statuses: [ConnectionStatus]
+    let readerCount: Int
 
-    // Guarded by `lock`.
-    private var buffer: [StreamBatch] = []
-    private var bufferHead = 0
-    private var waiter: CheckedContinuation<StreamBatch?, Error>?
-    private var started = false
-    private var stopped = false
-    private var finished = false
-    private var failure: RedisError?
-    private var activeSocket: Int32 = -1
-    private var status = ConnectionStatus()
-
-    init(redis: RedisConfiguration, configuration: StreamConsumer.Configuration, logger: Logger) {
-        self.redis = redis
-        self.config = configuration
-        var logger = logger
-        logger[metadataKey: "redis.group"] = "\(configuration.group)"
-        logger[metadataKey: "redis.consumer"] = "\(configuration.consumer)"
-        self.logger = logger
+    init(readers: Int) {
+        readerCount = readers
+        sockets = Array(repeating: -1, count: readers)
+        statuses = Array(repeating: ConnectionStatus(), count: readers)
     }
+
+    var finished: Bool { finishedReaders == readerCount || failure != nil }
+    var buffered: Int { buffer.count - bufferHead }
 
     var currentStatus: ConnectionStatus {
         lock.lock()
         defer { lock.unlock() }
-        return status
+        return ConnectionStatus.merged(statuses)
     }
 
-    func startIfNeeded() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !started, !stopped else { return }
-        started = true
-        BlockingThread.start(name: "redis-reader") { [self] in run() }
-    }
-
+    /// Ends every reader: blocked reads are interrupted, buffered batches are still returned.
     func stop() {
         lock.lock()
         stopped = true
-        // Wakes a read blocked in XREADGROUP BLOCK. The descriptor is valid: the reader clears it
-        // under this lock before it frees the connection.
-        if activeSocket >= 0 { _ = shutdown(activeSocket, Int32(SHUT_RDWR)) }
+        // Wakes reads blocked in XREADGROUP BLOCK. The descriptors are valid: a reader clears its
+        // own under this lock before it frees the connection.
+        for fd in sockets where fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         var resume: CheckedContinuation<StreamBatch?, Error>?
         if !started {
-            finished = true
-            status.state = .stopped
+            finishedReaders = readerCount
+            for i in statuses.indices { statuses[i].state = .stopped }
             resume = waiter
             waiter = nil
         }
@@ -68,8 +58,6 @@ final class ReaderThread: @unchecked Sendable {
         lock.unlock()
         resume?.resume(returning: nil)
     }
-
-    // MARK: Async side
 
     func next() async throws -> StreamBatch? {
         if let b = tryPop() { return b }
@@ -101,7 +89,7 @@ final class ReaderThread: @unchecked Sendable {
         return popLocked()
     }
 
-    /// Takes the oldest buffered batch and wakes the reader if it waits for room. Lock held.
+    /// Takes the oldest buffered batch and wakes readers waiting for room. Lock held.
     private func popLocked() -> StreamBatch? {
         guard bufferHead < buffer.count else { return nil }
         let b = buffer[bufferHead]
@@ -110,13 +98,11 @@ final class ReaderThread: @unchecked Sendable {
             buffer.removeAll(keepingCapacity: true)
             bufferHead = 0
         }
-        lock.signal()
+        lock.broadcast()
         return b
     }
 
-    // MARK: Reader thread
-
-    private func deliver(_ batches: [StreamBatch]) {
+    func deliver(_ batches: [StreamBatch]) {
         lock.lock()
         var handOver: (CheckedContinuation<StreamBatch?, Error>, StreamBatch)?
         var rest = batches[...]
@@ -129,24 +115,79 @@ final class ReaderThread: @unchecked Sendable {
         if let (w, b) = handOver { w.resume(returning: b) }
     }
 
-    private func finish(_ error: RedisError?) {
+    /// Reader `index` ended, with the error that stopped it, if any: that error ends the whole
+    /// sequence (the other readers are stopped).
+    func finish(reader index: Int, _ error: RedisError?) {
         lock.lock()
-        finished = true
-        failure = error
-        status.state = error == nil ? .stopped : .failed
-        let w = bufferHead < buffer.count ? nil : waiter
+        finishedReaders += 1
+        if let error, failure == nil { failure = error }
+        statuses[index].state = error == nil ? .stopped : .failed
+        let done = finished
+        let w = done && bufferHead >= buffer.count ? waiter : nil
         if w != nil { waiter = nil }
+        let f = failure
         lock.unlock()
+        if error != nil { stop() }
         if let w {
-            if let error { w.resume(throwing: error) } else { w.resume(returning: nil) }
+            if let f { w.resume(throwing: f) } else { w.resume(returning: nil) }
         }
     }
+}
 
-    private var buffered: Int { buffer.count - bufferHead }
+/// One XREADGROUP loop of a ``StreamConsumer``, on its own thread and connection, over streams
+/// that share one server (and, in a cluster, one slot).
+///
+/// `@unchecked Sendable`: the shared state is accessed with `shared.lock` held; the connection,
+/// cursors and delivered ids are locals of `run()`, which executes on the reader thread only.
+final class ReaderThread: @unchecked Sendable {
+    private let redis: RedisConfiguration
+    private let config: StreamConsumer.Configuration
+    private let logger: Logger
+    private let shared: ReaderShared
+    private let index: Int
+    /// The cluster slot of the streams (nil outside a cluster).
+    private let slot: Int?
+    private var lock: NSCondition { shared.lock }
+
+    init(redis: RedisConfiguration, configuration: StreamConsumer.Configuration, logger: Logger,
+         shared: ReaderShared, index: Int, slot: Int?) {
+        self.redis = redis
+        self.config = configuration
+        var logger = logger
+        logger[metadataKey: "redis.group"] = "\(configuration.group)"
+        logger[metadataKey: "redis.consumer"] = "\(configuration.consumer)"
+        if let slot { logger[metadataKey: "redis.slot"] = "\(slot)" }
+        self.logger = logger
+        self.shared = shared
+        self.index = index
+        self.slot = slot
+    }
+
+    /// Starts the thread; called once per reader by the consumer, with `shared.lock` held.
+    func startLocked() {
+        BlockingThread.start(name: "redis-reader") { [self] in run() }
+    }
+
+    // MARK: Reader thread
+
+    private var buffered: Int { shared.buffered }
+    private var stopped: Bool { shared.stopped }
+    private var status: ConnectionStatus {
+        get { shared.statuses[index] }
+        set { shared.statuses[index] = newValue }
+    }
+    private var activeSocket: Int32 {
+        get { shared.sockets[index] }
+        set { shared.sockets[index] = newValue }
+    }
+    private var waiter: CheckedContinuation<StreamBatch?, Error>? { shared.waiter }
+
+    private func deliver(_ batches: [StreamBatch]) { shared.deliver(batches) }
+    private func finish(_ error: RedisError?) { shared.finish(reader: index, error) }
 
     private func sleep(_ d: Duration) {
         lock.lock()
-        _ = lock.wait(for: d) { stopped }
+        _ = lock.wait(for: d) { shared.stopped }
         lock.unlock()
     }
 
@@ -163,11 +204,13 @@ final class ReaderThread: @unchecked Sendable {
         let blockMillis = Int(config.block.components.seconds * 1000
                               + config.block.components.attoseconds / 1_000_000_000_000_000)
         var connection: RedisConnection?
+        var route = Route(slot: slot)
         var cursors = [Cursor](repeating: .pending(after: .zero), count: streams.count)
         var lastDelivered: [String: StreamID] = [:]
         let flat = FlatReply()  // reused by every read of this thread
         var needGroups = config.createGroups
         var failures = 0
+        var redirects = 0
         var everConnected = false
         var fatal: RedisError?
         let prefetch = max(1, config.prefetch)
@@ -191,8 +234,8 @@ final class ReaderThread: @unchecked Sendable {
             do {
                 if connection == nil {
                     if failures > 0 { sleep(config.backoff.delay(attempt: failures - 1)) }
-                    let c = try RedisConnection.open(redis, socketTimeout: socketTimeout,
-                                                     clientName: "lakewriter-reader:\(config.consumer)")
+                    let c = try NodeResolver.open(redis, socketTimeout: socketTimeout,
+                                                  clientName: "lakewriter-reader:\(config.consumer)", route: route)
                     lock.lock()
                     activeSocket = c.fileDescriptor
                     if everConnected { status.reconnects += 1 }
@@ -206,6 +249,12 @@ final class ReaderThread: @unchecked Sendable {
                     // Entries assigned to us whose reply never arrived are in the pending list
                     // after what this process has delivered.
                     for (i, s) in streams.enumerated() { cursors[i] = .pending(after: lastDelivered[s] ?? .zero) }
+                }
+                if let c = connection, c.isStale {
+                    logger.info("the sentinels named a new master, reconnecting")
+                    readInFlight = false
+                    drop(&connection)
+                    continue
                 }
                 guard let conn = connection else { continue }
                 if needGroups {
@@ -267,6 +316,7 @@ final class ReaderThread: @unchecked Sendable {
                     if !d.batch.isEmpty { batches.append(d.batch) }
                 }
                 failures = 0
+                redirects = 0
                 if !batches.isEmpty { deliver(batches) }
             } catch {
                 // Only a successful reply is followed by a pipelined read; after an error reply
@@ -287,6 +337,26 @@ final class ReaderThread: @unchecked Sendable {
                         failures += 1
                         continue
                     }
+                } else if error.isRedirect {
+                    // MOVED, READONLY (a failover), CLUSTERDOWN, TRYAGAIN: the next connection
+                    // finds the master or slot owner again; ASK goes to the importing node.
+                    if failures == 0 {
+                        logger.info("redis redirected the reader, reconnecting", metadata: ["redis.error": "\(error)"])
+                    }
+                    route.redirect(error)
+                    drop(&connection)
+                    redirects += 1
+                    if error.code == .clusterBusy || error.code == .readOnly || redirects > 3 {
+                        // A cluster or failover still settling: wait (with backoff) before the next.
+                        lock.lock()
+                        status.state = .reconnecting
+                        lock.unlock()
+                        failures += 1
+                    } else {
+                        // A redirect is followed at once, not after a backoff.
+                        failures = 0
+                    }
+                    continue
                 } else if error.code == .unblocked {
                     // The stream was deleted under a blocked read: the next read recreates the group.
                     continue
@@ -297,6 +367,7 @@ final class ReaderThread: @unchecked Sendable {
                     if connection?.isBroken ?? true { drop(&connection) } else { sleep(config.backoff.delay(attempt: failures)) }
                     failures += 1
                 } else if error.breaksConnection || error.code == .connectionFailed {
+                    route.reset()
                     if failures == 0 {
                         logger.warning("redis reader connection lost, reconnecting", metadata: ["redis.error": "\(error)"])
                     }

@@ -59,23 +59,53 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         }
     }
 
-    fileprivate let reader: ReaderThread
+    fileprivate let shared: ReaderShared
+    private let readers: [ReaderThread]
 
+    /// In a cluster (``RedisConfiguration/Topology/cluster(seeds:)``) the streams are grouped by
+    /// hash slot, one reader (thread, connection, XREADGROUP) per slot, each on the primary that
+    /// owns it; give streams a common hash tag (`{orders}`, `{orders}:refunds`) to read them in
+    /// one XREADGROUP. Otherwise one reader reads every stream.
     public init(redis: RedisConfiguration, configuration: Configuration, logger: Logger) {
         precondition(!configuration.streams.isEmpty, "StreamConsumer needs at least one stream")
-        reader = ReaderThread(redis: redis, configuration: configuration, logger: logger)
+        var groups: [(slot: Int?, streams: [String])] = []
+        if case .cluster = redis.topology {
+            var bySlot: [Int: Int] = [:]
+            for s in configuration.streams {
+                let slot = HashSlot.of(s)
+                if let i = bySlot[slot] { groups[i].streams.append(s) } else {
+                    bySlot[slot] = groups.count
+                    groups.append((slot, [s]))
+                }
+            }
+        } else {
+            groups = [(nil, configuration.streams)]
+        }
+        let shared = ReaderShared(readers: groups.count)
+        self.shared = shared
+        readers = groups.enumerated().map { i, g in
+            var c = configuration
+            c.streams = g.streams
+            return ReaderThread(redis: redis, configuration: c, logger: logger, shared: shared, index: i, slot: g.slot)
+        }
     }
 
-    deinit { reader.stop() }
+    deinit { shared.stop() }
 
-    /// Connection state and counters, for /readyz and metrics.
-    public var status: ConnectionStatus { reader.currentStatus }
+    /// Connection state and counters, for /readyz and metrics (of all readers together: ready
+    /// when every one is connected).
+    public var status: ConnectionStatus { shared.currentStatus }
 
-    /// Ends the sequence: the blocked read is interrupted, buffered batches are still returned.
-    public func stop() { reader.stop() }
+    /// Ends the sequence: blocked reads are interrupted, buffered batches are still returned.
+    public func stop() { shared.stop() }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        reader.startIfNeeded()
+        shared.lock.lock()
+        if !shared.started && !shared.stopped {
+            shared.started = true
+            for r in readers { r.startLocked() }
+        }
+        shared.lock.unlock()
         return AsyncIterator(consumer: self)
     }
 
@@ -85,7 +115,7 @@ public final class StreamConsumer: AsyncSequence, Sendable {
         // holds only the iterator, and the consumer's deinit stops the reader.
         let consumer: StreamConsumer
         public mutating func next() async throws -> StreamBatch? {
-            try await consumer.reader.next()
+            try await consumer.shared.next()
         }
     }
 }

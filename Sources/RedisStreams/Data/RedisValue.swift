@@ -122,4 +122,19 @@ public struct ConnectionStatus: Sendable, Equatable {
 
     /// Ready for /readyz: connected now.
     public var isReady: Bool { state == .connected }
+
+    /// Several connections as one: the worst state, summed counters, the last error of one that
+    /// is not connected (or of any).
+    static func merged(_ all: [ConnectionStatus]) -> ConnectionStatus {
+        guard all.count > 1 else { return all.first ?? ConnectionStatus() }
+        var m = ConnectionStatus()
+        let states = all.map(\.state)
+        m.state = states.contains(.failed) ? .failed : states.contains(.reconnecting) ? .reconnecting
+            : states.contains(.idle) ? .idle : states.allSatisfy { $0 == .stopped } ? .stopped
+            : states.contains(.connected) ? .connected : .stopped
+        m.reconnects = all.reduce(0) { $0 + $1.reconnects }
+        m.errors = all.reduce(0) { $0 + $1.errors }
+        m.lastError = all.first { $0.state != .connected && $0.lastError != nil }?.lastError ?? all.last { $0.lastError != nil }?.lastError
+        return m
+    }
 }

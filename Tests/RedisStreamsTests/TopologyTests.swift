@@ -1,0 +1,282 @@
+import Foundation
+import RedisStreams
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sentinel and cluster URLs, and hash slots against published values.
+@Suite struct TopologyURLTests {
+    @Test func sentinelAndClusterURLs() throws {
+        let s = try RedisConfiguration(url: "redis+sentinel://u:p%40ss@10.0.0.1:26379,10.0.0.2,[::1]:26380/mymaster/2")
+        #expect(s.topology == .sentinel(master: "mymaster", sentinels: [
+            HostPort(host: "10.0.0.1", port: 26379), HostPort(host: "10.0.0.2", port: 26379), HostPort(host: "::1", port: 26380),
+        ]))
+        #expect(s.username == "u" && s.password == "p@ss" && s.database == 2 && s.tls == nil)
+        #expect(s.description == "redis+sentinel://u:***@10.0.0.1:26379,10.0.0.2:26379,[::1]:26380/mymaster/2")
+        let st = try RedisConfiguration(url: "rediss+sentinel://h/m")
+        #expect(st.tls != nil && st.database == 0 && st.topology == .sentinel(master: "m", sentinels: [HostPort(host: "h", port: 26379)]))
+        let c = try RedisConfiguration(url: "rediss+cluster://:pw@a:7000,b:7001")
+        #expect(c.topology == .cluster(seeds: [HostPort(host: "a", port: 7000), HostPort(host: "b", port: 7001)]))
+        #expect(c.isCluster && c.tls != nil && c.password == "pw")
+        #expect(c.description == "rediss+cluster://:***@a:7000,b:7001")
+        #expect(!"\(c)".contains("pw"))
+        for bad in ["redis+sentinel://h:26379", "redis+sentinel://h:26379/", "redis+cluster://a:7000/3",
+                    "redis+cluster://a:7000,,b", "redis+other://h", "unix+cluster:///s", "redis+sentinel://h/m/x/y"] {
+            #expect(throws: RedisError.self, "\(bad)") { try RedisConfiguration(url: bad) }
+        }
+    }
+
+    @Test func hashSlotsAndTags() {
+        // CRC16/XMODEM check value, and the examples of the cluster specification.
+        let digits = Array("123456789".utf8)
+        #expect(digits.withUnsafeBytes { HashSlot.of(bytes: $0) } == 0x31C3 & 16383)
+        #expect(HashSlot.of("foo") == 12182)
+        #expect(HashSlot.of("somekey") == 11058)
+        #expect(HashSlot.of("{user1000}.following") == HashSlot.of("{user1000}.followers"))
+        #expect(HashSlot.of("{user1000}.following") == HashSlot.of("user1000"))
+        #expect(HashSlot.of("foo{}{bar}") != HashSlot.of("bar"))  // an empty tag hashes the whole key
+        #expect(HashSlot.of("foo{{bar}}zap") == HashSlot.of("{bar"))
+        #expect(HashSlot.of("foo{bar}{zap}") == HashSlot.of("bar"))
+        #expect(HashSlot.tag(of: "{orders}:dlq") == "orders")
+        #expect(HashSlot.tag(of: "orders") == nil)
+    }
+}
+
+/// Streams of one consumer group on a local three-primary Redis Cluster (with replicas): every
+/// entry read once from the primary that owns its stream's slot, through a resharding of a
+/// stream's slot mid-run (MOVED and ASK) and a killed primary (its replica takes over).
+@Suite(.serialized, .enabled(if: redisBinaryAvailable)) struct ClusterTests {
+    /// Stream names with hash tags, one per primary, plus a second stream in the first one's slot.
+    static func streamsOnEachShard(_ cluster: RedisClusterProcess) throws -> [String] {
+        var byPrimary: [Int: String] = [:]
+        let base = unique("c")
+        for i in 0..<200 where byPrimary.count < 3 {
+            let name = "{\(base)-\(i)}"
+            if let p = try cluster.primary(ofSlot: HashSlot.of(name)), byPrimary[p] == nil { byPrimary[p] = name }
+        }
+        let names = byPrimary.values.sorted()
+        return names + [names[0] + ":more"]
+    }
+
+    /// Adds `range` to `stream` (entries `i`, retried until accepted: a failed XADD is not retried
+    /// by the client, as it may have happened).
+    static func produce(_ client: RedisStreamClient, _ stream: String, _ range: Range<Int>) async {
+        for i in range {
+            while true {
+                do {
+                    _ = try await client.add(stream: stream, fields: [StreamField("i", "\(i)")])
+                    break
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    /// Lost entries (never read) and duplicates (read more than once) per stream.
+    static func tally(_ entries: [ReceivedEntry], _ expected: [String: Range<Int>]) -> (lost: Int, duplicates: Int) {
+        var lost = 0, duplicates = 0
+        for (stream, range) in expected {
+            var seen: [Int: Int] = [:]
+            for e in entries where e.stream == stream { seen[Int(e.fields["i"] ?? "") ?? -1, default: 0] += 1 }
+            lost += range.filter { seen[$0] == nil }.count
+            duplicates += seen.values.reduce(0) { $0 + max(0, $1 - 1) }
+        }
+        return (lost, duplicates)
+    }
+
+    func consumer(_ config: RedisConfiguration, _ streams: [String]) -> StreamConsumer {
+        var cc = StreamConsumer.Configuration(streams: streams, group: "g", consumer: "c")
+        cc.block = .milliseconds(200)
+        cc.count = 100
+        cc.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        return StreamConsumer(redis: config, configuration: cc, logger: testLogger)
+    }
+
+    @Test func streamsOnThreeShardsAreReadOnceEach() async throws {
+        let cluster = try RedisClusterProcess()
+        let config = try RedisConfiguration(url: cluster.url)
+        let streams = try Self.streamsOnEachShard(cluster)
+        #expect(Set(try streams.map { try cluster.primary(ofSlot: HashSlot.of($0)) }).count == 3)
+        // Our slots are the server's.
+        var g = SeededGenerator(seed: 7)
+        for key in streams + (0..<50).map({ _ in String((0..<Int.random(in: 1...20, using: &g)).map { _ in "ab{}c:x".randomElement(using: &g)! }) }) {
+            #expect(HashSlot.of(key) == Int(try redisCLI(cluster.nodes[0].port, ["CLUSTER", "KEYSLOT", key])), "\(key)")
+        }
+        let client = RedisStreamClient(configuration: config, logger: testLogger)
+        defer { client.close() }
+        for s in streams { await Self.produce(client, s, 0..<150) }
+        // Each stream lives on the primary that owns its slot.
+        for s in streams {
+            let owner = try #require(try cluster.primary(ofSlot: HashSlot.of(s)))
+            #expect(try redisCLI(owner, ["XLEN", s]) == "150")
+        }
+        let consumer = consumer(config, streams)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        #expect(await eventually(timeout: .seconds(30)) { await collector.entries.count >= 600 })
+        let t = Self.tally(await collector.entries, Dictionary(uniqueKeysWithValues: streams.map { ($0, 0..<150) }))
+        #expect(t.lost == 0 && t.duplicates == 0, "\(t)")
+        for s in streams {
+            #expect(await eventually { (try? await client.pending(stream: s, group: "g").count) == 0 }, "\(s)")
+        }
+        // Dead letters and generic commands go to the stream's slot owner.
+        _ = try await client.add(stream: streams[1] + ":dlq", fields: [StreamField("error", "x")])
+        #expect(try await client.command(["XLEN", streams[1] + ":dlq"]).int == 1)
+        #expect(try await client.command(["PING"]).text == "PONG")
+        #expect(consumer.status.isReady && consumer.status.lastError == nil)
+        consumer.stop()
+        await collector.wait()
+    }
+
+    @Test func reshardingAStreamsSlotMidRunLosesAndRepeatsNothing() async throws {
+        let cluster = try RedisClusterProcess()
+        let config = try RedisConfiguration(url: cluster.url)
+        let streams = try Self.streamsOnEachShard(cluster)
+        let moving = [streams[0], streams[3]]  // two keys of one slot: half moved, ASK replies
+        let slot = HashSlot.of(moving[0])
+        let from = try #require(try cluster.primary(ofSlot: slot))
+        let to = try #require(try cluster.primary(ofSlot: HashSlot.of(streams[1])))
+        let client = RedisStreamClient(configuration: config, logger: testLogger)
+        defer { client.close() }
+        for s in moving { await Self.produce(client, s, 0..<100) }
+        let consumer = consumer(config, moving)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 200 })
+        // The producer keeps writing while the slot moves, key by key.
+        let producer = Task { for s in moving { await Self.produce(client, s, 100..<400) } }
+        try await Task.sleep(for: .milliseconds(100))
+        try cluster.migrate(slot: slot, to: to) { usleep(300_000) }
+        await producer.value
+        #expect(try cluster.primary(ofSlot: slot) == to && from != to)
+        #expect(try redisCLI(to, ["XLEN", moving[0]]) == "400")
+        #expect(await eventually(timeout: .seconds(30)) { await collector.entries.count >= 800 })
+        let t = Self.tally(await collector.entries, [moving[0]: 0..<400, moving[1]: 0..<400])
+        #expect(t.lost == 0 && t.duplicates == 0, "\(t)")
+        for s in moving {
+            #expect(await eventually { (try? await client.pending(stream: s, group: "g").count) == 0 }, "\(s)")
+        }
+        #expect(consumer.status.reconnects >= 1)
+        consumer.stop()
+        await collector.wait()
+    }
+
+    @Test func aKilledPrimaryIsReplacedByItsReplicaAndNothingIsLost() async throws {
+        let cluster = try RedisClusterProcess()
+        let config = try RedisConfiguration(url: cluster.url)
+        let streams = Array(try Self.streamsOnEachShard(cluster).prefix(3))
+        let victimStream = streams[2]
+        let victim = try #require(try cluster.primary(ofSlot: HashSlot.of(victimStream)))
+        let client = RedisStreamClient(configuration: config, logger: testLogger)
+        defer { client.close() }
+        for s in streams { await Self.produce(client, s, 0..<100) }
+        let consumer = consumer(config, streams)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 300 })
+        // Written and replicated (the replica's offset caught up), then the primary dies.
+        try await Self.waitForReplicas(of: victim, cluster)
+        cluster.node(port: victim)?.kill()
+        let producer = Task { for s in streams { await Self.produce(client, s, 100..<250) } }
+        await producer.value
+        #expect(await eventually(timeout: .seconds(60)) { await collector.entries.count >= 750 })
+        let t = Self.tally(await collector.entries, Dictionary(uniqueKeysWithValues: streams.map { ($0, 0..<250) }))
+        #expect(t.lost == 0, "\(t)")
+        // Acknowledgements the dead primary had not replicated come back as duplicates, never as loss.
+        print("cluster failover: lost \(t.lost), duplicates \(t.duplicates)")
+        let newOwner = try #require(try cluster.primary(ofSlot: HashSlot.of(victimStream)))
+        #expect(newOwner != victim)
+        #expect(consumer.status.reconnects >= 1)
+        consumer.stop()
+        await collector.wait()
+    }
+
+    /// Until every replica of the primary on `port` has its replication offset.
+    static func waitForReplicas(of port: Int, _ cluster: RedisClusterProcess) async throws {
+        for _ in 0..<100 {
+            let info = try redisCLI(port, ["INFO", "replication"])
+            let offset = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("master_repl_offset:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? -1
+            let replicas = info.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("slave") && $0.contains("offset=") }
+            if !replicas.isEmpty, replicas.allSatisfy({ $0.contains("offset=\(offset),") }) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the replicas of \(port) never caught up")
+    }
+}
+
+/// A master found through redis-sentinel: reads and acknowledgements go on through a
+/// `SENTINEL FAILOVER` mid-stream (the new master is found again), nothing is lost; clear errors
+/// for an unknown master and the sentinels' own password.
+@Suite(.serialized, .enabled(if: redisBinaryAvailable)) struct SentinelTests {
+    @Test func aFailoverMidStreamLosesNothing() async throws {
+        let setup = try RedisSentinelSetup()
+        let config = try RedisConfiguration(url: "redis+sentinel://127.0.0.1:\(setup.sentinelPort)/mymaster/0")
+        let client = RedisStreamClient(configuration: config, maxAttempts: 10,
+                                       backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(500)),
+                                       logger: testLogger)
+        defer { client.close() }
+        #expect(try await client.command(["ROLE"]).array?.first?.text == "master")
+        await ClusterTests.produce(client, "s", 0..<200)
+        var cc = StreamConsumer.Configuration(streams: ["s"], group: "g", consumer: "c")
+        cc.block = .milliseconds(200)
+        cc.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        let consumer = StreamConsumer(redis: config, configuration: cc, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 200 })
+        let producer = Task { await Self.produceReplicated(client, "s", 200..<600) }
+        try await Task.sleep(for: .milliseconds(200))
+        try redisCLI(setup.sentinelPort, ["SENTINEL", "FAILOVER", "mymaster"])
+        await producer.value
+        #expect(await eventually(timeout: .seconds(30)) { (try? setup.masterPort()) == setup.replica.port })
+        #expect(await eventually(timeout: .seconds(60)) { await collector.entries.count >= 600 })
+        let t = ClusterTests.tally(await collector.entries, ["s": 0..<600])
+        // Every entry the producer saw replicated (WAIT) must be read; ones the old master took
+        // after the promotion are lost by Redis itself, so the producer sends those again.
+        #expect(t.lost == 0, "\(t)")
+        print("sentinel failover: lost \(t.lost), duplicates \(t.duplicates)")
+        #expect(consumer.status.reconnects >= 1)
+        // The command connection follows too: writes go to the new master.
+        #expect(try await client.command(["ROLE"], retryable: true).array?.first?.text == "master")
+        _ = try await client.add(stream: "s", fields: [StreamField("i", "600")])
+        #expect(Int(try redisCLI(setup.replica.port, ["XLEN", "s"])) ?? 0 >= 601)
+        consumer.stop()
+        await collector.wait()
+    }
+
+    /// Adds `range`, each entry again until `WAIT 1` confirms a replica has it (the old master
+    /// accepts writes for a moment after the promotion, and loses them when it is demoted).
+    static func produceReplicated(_ client: RedisStreamClient, _ stream: String, _ range: Range<Int>) async {
+        for i in range {
+            while true {
+                do {
+                    _ = try await client.add(stream: stream, fields: [StreamField("i", "\(i)")])
+                    if try await client.command(["WAIT", "1", "500"]).int ?? 0 >= 1 { break }
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    @Test func unknownMastersAndSentinelPasswordsAreClearErrors() async throws {
+        let setup = try RedisSentinelSetup(sentinelPassword: "sentinel-s3cret")
+        let unknown = try RedisConfiguration(url: "redis+sentinel://127.0.0.1:\(setup.sentinelPort)/nope/0")
+        var withPassword = unknown
+        withPassword.sentinelPassword = "sentinel-s3cret"
+        await TLSTests.expectFailure(withPassword, code: .connectionFailed, ["no sentinel named the master 'nope'", "\(setup.sentinelPort)"])
+        await TLSTests.expectFailure(unknown, code: .authenticationFailed, ["sentinel 127.0.0.1:\(setup.sentinelPort)", "redis.sentinel_password"])
+        var good = try RedisConfiguration(url: "redis+sentinel://127.0.0.1:\(setup.sentinelPort)/mymaster/0")
+        good.sentinelPassword = "sentinel-s3cret"
+        let client = RedisStreamClient(configuration: good, maxAttempts: 1, logger: testLogger)
+        defer { client.close() }
+        #expect(try await client.command(["PING"]).text == "PONG")
+        let nobody = try RedisConfiguration(url: "redis+sentinel://127.0.0.1:\(try RedisServerProcess.freePort())/mymaster/0")
+        await TLSTests.expectFailure(nobody, code: .connectionFailed, ["no sentinel named the master 'mymaster'"])
+    }
+}
