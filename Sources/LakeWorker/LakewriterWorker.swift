@@ -55,6 +55,9 @@ public final class LakewriterWorker: Service, Sendable {
     /// - Parameter entries: where acknowledgements and dead letters go; nil is the Redis client.
     package init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics, store: (any ObjectStore)?,
                  entries: (any EntryAcknowledging)?, flushConcurrency: Int) throws {
+        if let problem = config.redis.clusterSlotProblem(streams: Router(entities: config.entities, routeField: config.redis.routeField).streamNames) {
+            throw WorkerError.redisLayout(problem)
+        }
         self.config = config
         self.logger = logger
         self.metrics = metrics
@@ -68,9 +71,6 @@ public final class LakewriterWorker: Service, Sendable {
             m.storeRequest(operation: event.operation, status: event.status)
         })
         redisConfiguration = try config.redis.connection()
-        if let problem = config.redis.clusterSlotProblem(streams: Router(entities: config.entities, routeField: config.redis.routeField).streamNames) {
-            throw WorkerError.redisLayout(problem)
-        }
         if redisConfiguration.tls?.insecureSkipVerify == true {
             logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")
         }

@@ -11,6 +11,26 @@ import TestSupport
     static func structs(_ n: Int) -> String { String(repeating: "struct<a:", count: n) + "int64" + String(repeating: ">", count: n) }
     static func maps(_ n: Int) -> String { String(repeating: "map<string, ", count: n) + "int64" + String(repeating: ">", count: n) }
 
+    @Test func checkConfigRefusesClusterStreamsWithoutAHashTag() throws {
+        let dir = try TestEnvironment.temporaryDirectory("cluster-config").path
+        let path = dir + "/c.yaml"
+        try """
+            redis: {url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"}
+            entities:
+              clicks: {stream: clicks, columns: {id: int64}}
+              views: {stream: "{views}", columns: {id: int64}}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let out = OutputBox()
+        #expect(Commands.checkConfig(path: path, environment: [:], output: out.output) == Commands.Status.usage)
+        #expect(out.err.contains("'clicks' a hash tag, e.g. '{clicks}'"), "\(out.err)")
+        #expect(out.out.isEmpty)
+        try "redis: {url: \"redis+sentinel://h:26379\"}\nentities: {e: {stream: s, columns: {id: int64}}}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let bad = OutputBox()
+        #expect(Commands.checkConfig(path: path, environment: [:], output: bad.output) == Commands.Status.usage)
+        #expect(bad.err.contains("master name"), "\(bad.err)")
+    }
+
     @Test func checkConfigRefusesDeepYAML() throws {
         let dir = try TestEnvironment.temporaryDirectory("limits-yaml").path
         for (name, text, line) in [

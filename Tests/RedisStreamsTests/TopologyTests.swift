@@ -280,3 +280,15 @@ import Glibc
         await TLSTests.expectFailure(nobody, code: .connectionFailed, ["no sentinel named the master 'mymaster'"])
     }
 }
+
+@Suite struct CommandKeyTests {
+    @Test func theKeyOfAGenericCommand() {
+        #expect(RedisStreamClient.key(of: ["XLEN", "{o}"]) == "{o}")
+        #expect(RedisStreamClient.key(of: ["xinfo", "GROUPS", "{o}"]) == "{o}")
+        #expect(RedisStreamClient.key(of: ["EVAL", "return 1", "1", "k", "a"]) == "k")
+        #expect(RedisStreamClient.key(of: ["EVAL", "return 1", "0"]) == nil)
+        #expect(RedisStreamClient.key(of: ["PING"]) == nil)
+        #expect(RedisStreamClient.key(of: ["INFO", "server"]) == nil)
+        #expect(RedisStreamClient.key(of: []) == nil)
+    }
+}

@@ -75,13 +75,16 @@ public final class RedisStreamClient: Sendable {
     }
 
     /// The key of a generic command, for cluster routing: the first argument after the command
-    /// name, or the first key of EVAL/EVALSHA/FCALL; nil for commands without a key.
-    static func key(of arguments: [String]) -> String? {
+    /// name (after the subcommand for XINFO, XGROUP, OBJECT), or the first key of
+    /// EVAL/EVALSHA/FCALL; nil for commands without a key (they go to any node).
+    package static func key(of arguments: [String]) -> String? {
         guard let name = arguments.first?.uppercased() else { return nil }
         switch name {
         case "PING", "INFO", "CLUSTER", "CLIENT", "CONFIG", "ROLE", "SCRIPT", "TIME", "DBSIZE", "COMMAND", "HELLO",
              "AUTH", "SELECT", "FUNCTION", "MEMORY", "ACL":
             return nil
+        case "XINFO", "XGROUP", "OBJECT":  // a subcommand, then the key
+            return arguments.count > 2 ? arguments[2] : nil
         case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
             guard arguments.count > 3, let n = Int(arguments[2]), n > 0 else { return nil }
             return arguments[3]
