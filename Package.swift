@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "LakeOutputTests", dependencies: ["LakeOutput", "LakeModel", "Parquet", "ObjectStore", "TestSupport"]),
         .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                             "RedisStreams", "TestSupport"]),
-        .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeModel", "LakeDecoding", "LakeOutput",
+        .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeWorker", "LakeModel", "LakeDecoding", "LakeOutput",
                                                            "Parquet", "ObjectStore", "RedisStreams", "TestSupport",
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",

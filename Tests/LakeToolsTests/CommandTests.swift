@@ -3,6 +3,8 @@
 @testable import LakeOutput
 @testable import LakeTools
 import Foundation
+import LakeWorker
+import RedisStreams
 import Testing
 import TestSupport
 
@@ -62,7 +64,7 @@ final class OutputBox: @unchecked Sendable {
     @Test func everyExamplePassesCheckConfig() throws {
         let dir = TestEnvironment.repositoryRoot.appendingPathComponent("deploy/examples").path
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(names == ["config.aws.yaml", "config.minio.yaml", "config.r2.yaml"])
+        #expect(names == ["config.aws.yaml", "config.cluster.yaml", "config.minio.yaml", "config.r2.yaml"])
         let env = ["LAKEWRITER_REDIS_URL": "redis://:pw@redis:6379/0", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
                    "AWS_SECRET_ACCESS_KEY": "secret-example-value", "R2_ACCOUNT_ID": "0123abcd", "LAKE_BUCKET": "my-lake"]
         for name in names {
@@ -71,6 +73,10 @@ final class OutputBox: @unchecked Sendable {
             #expect(!out.out.contains("secret-example-value") && !out.out.contains(":pw@"))
             let config = try ConfigLoader(environment: env).load(path: dir + "/" + name)
             switch name {
+            case "config.cluster.yaml":
+                #expect(try config.redis.connection().isCluster)
+                #expect(config.redis.clusterSlotProblem(streams: config.entities.map(\.stream)) == nil)
+                #expect(config.redis.clusterSlotProblem(streams: ["orders"]) != nil)
             case "config.aws.yaml":
                 #expect(config.storage.endpoint == nil && !config.storage.pathStyle)
                 #expect(config.storage.url == "s3://my-lake/events")
