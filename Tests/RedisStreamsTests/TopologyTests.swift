@@ -127,9 +127,17 @@ import Glibc
         _ = try await client.add(stream: streams[1] + ":dlq", fields: [StreamField("error", "x")])
         #expect(try await client.command(["XLEN", streams[1] + ":dlq"]).int == 1)
         #expect(try await client.command(["PING"]).text == "PONG")
-        #expect(consumer.status.isReady && consumer.status.lastError == nil)
+        #expect(consumer.status.isReady)
+        // XAUTOCLAIM on the stream's shard takes over what a dead consumer left pending there.
         consumer.stop()
         await collector.wait()
+        await Self.produce(client, streams[2], 150..<160)
+        let stolen = try await client.command(["XREADGROUP", "GROUP", "g", "dead", "COUNT", "100", "STREAMS", streams[2], ">"])
+        #expect(stolen.array?.first?.array?[1].array?.count == 10)
+        let claimed = try await client.autoclaim(stream: streams[2], group: "g", consumer: "c2", minIdle: .zero)
+        #expect(claimed.batch.count == 10)
+        #expect(try await client.ack(claimed.batch, group: "g") == 10)
+        #expect(consumer.status.lastError == nil)
     }
 
     @Test func reshardingAStreamsSlotMidRunLosesAndRepeatsNothing() async throws {
@@ -264,6 +272,31 @@ import Glibc
         }
     }
 
+    @Test func sentinelsAndMasterOverTLS() async throws {
+        let certs = try TLSCertificates()
+        let setup = try RedisSentinelSetup(tls: certs)
+        var config = try RedisConfiguration(url: "rediss+sentinel://127.0.0.1:\(setup.sentinelPort)/mymaster/0")
+        config.tls?.caFile = certs.ca
+        let client = RedisStreamClient(configuration: config, maxAttempts: 1, logger: testLogger)
+        defer { client.close() }
+        #expect(try await client.command(["ROLE"]).array?.first?.text == "master")
+        await ClusterTests.produce(client, "t", 0..<50)
+        var cc = StreamConsumer.Configuration(streams: ["t"], group: "g", consumer: "c")
+        cc.block = .milliseconds(200)
+        let consumer = StreamConsumer(redis: config, configuration: cc, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 50 })
+        #expect(ClusterTests.tally(await collector.entries, ["t": 0..<50]) == (0, 0))
+        #expect(await eventually { (try? await client.pending(stream: "t", group: "g").count) == 0 })
+        // The sentinels verify like the master: without the CA, the first handshake fails.
+        var untrusted = config
+        untrusted.tls?.caFile = nil
+        await TLSTests.expectFailure(untrusted, code: .tlsFailed, ["certificate verification failed"])
+        consumer.stop()
+        await collector.wait()
+    }
+
     @Test func unknownMastersAndSentinelPasswordsAreClearErrors() async throws {
         let setup = try RedisSentinelSetup(sentinelPassword: "sentinel-s3cret")
         let unknown = try RedisConfiguration(url: "redis+sentinel://127.0.0.1:\(setup.sentinelPort)/nope/0")
@@ -287,6 +320,8 @@ import Glibc
         #expect(RedisStreamClient.key(of: ["xinfo", "GROUPS", "{o}"]) == "{o}")
         #expect(RedisStreamClient.key(of: ["EVAL", "return 1", "1", "k", "a"]) == "k")
         #expect(RedisStreamClient.key(of: ["EVAL", "return 1", "0"]) == nil)
+        #expect(RedisStreamClient.key(of: ["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "{o}", ">"]) == "{o}")
+        #expect(RedisStreamClient.key(of: ["XREAD", "STREAMS"]) == nil)
         #expect(RedisStreamClient.key(of: ["PING"]) == nil)
         #expect(RedisStreamClient.key(of: ["INFO", "server"]) == nil)
         #expect(RedisStreamClient.key(of: []) == nil)

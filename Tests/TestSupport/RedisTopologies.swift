@@ -5,9 +5,10 @@ import Glibc
 #endif
 
 /// `redis-cli` against one loopback port; the reply as text (`--no-raw` off: one value per line).
+/// `tls` (`--tls --cacert …`) for a TLS port.
 @discardableResult
-public func redisCLI(_ port: Int, _ arguments: [String], check: Bool = true) throws -> String {
-    let r = try ProcessRunner.run(TestEnvironment.redisCLIBinary, ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
+public func redisCLI(_ port: Int, _ arguments: [String], check: Bool = true, tls: [String] = []) throws -> String {
+    let r = try ProcessRunner.run(TestEnvironment.redisCLIBinary, ["-h", "127.0.0.1", "-p", "\(port)"] + tls + arguments,
                                   check: check)
     return r.stdoutString.trimmingCharacters(in: .whitespacesAndNewlines)
 }
@@ -124,22 +125,38 @@ public final class RedisClusterProcess: @unchecked Sendable {  // used from one 
 }
 
 /// A primary, a replica and one redis-sentinel monitoring them as `mymaster` (quorum 1, down
-/// after 1 s), every write fsynced on both.
+/// after 1 s), every write fsynced on both. With `tls`, all three listen on TLS only (replication
+/// and the sentinel's own connections too).
 public final class RedisSentinelSetup: @unchecked Sendable {  // used from one test task at a time
     public let primary: RedisServerProcess
     public let replica: RedisServerProcess
     public let sentinelPort: Int
     public let directory: URL
+    /// redis-cli's TLS options for these servers (empty without TLS).
+    public let cliTLS: [String]
     private var sentinel: Process?
 
-    public init(masterName: String = "mymaster", sentinelPassword: String? = nil) throws {
-        primary = try RedisServerProcess(["--appendonly", "yes", "--appendfsync", "always"])
+    public init(masterName: String = "mymaster", sentinelPassword: String? = nil, tls: TLSCertificates? = nil) throws {
+        let tlsArgs = tls.map { ["--port", "0", "--tls-port", "PORT", "--tls-cert-file", $0.crt("server"),
+                                 "--tls-key-file", $0.key("server"), "--tls-ca-cert-file", $0.ca,
+                                 "--tls-auth-clients", "no", "--tls-replication", "yes"] } ?? []
+        cliTLS = tls.map { ["--tls", "--cacert", $0.ca] } ?? []
+        primary = try RedisServerProcess(["--appendonly", "yes", "--appendfsync", "always"] + tlsArgs)
         replica = try RedisServerProcess(["--appendonly", "yes", "--appendfsync", "always",
-                                          "--replicaof", "127.0.0.1", "\(primary.port)"])
+                                          "--replicaof", "127.0.0.1", "\(primary.port)"] + tlsArgs)
         sentinelPort = try RedisServerProcess.freePort()
         directory = try TestEnvironment.temporaryDirectory("sentinel")
-        var conf = """
-            port \(sentinelPort)
+        var conf = tls.map { """
+            port 0
+            tls-port \(sentinelPort)
+            tls-cert-file \($0.crt("server"))
+            tls-key-file \($0.key("server"))
+            tls-ca-cert-file \($0.ca)
+            tls-auth-clients no
+            tls-replication yes
+
+            """ } ?? "port \(sentinelPort)\n"
+        conf += """
             bind 127.0.0.1
             dir \(directory.path)
             logfile \(directory.appendingPathComponent("log").path)
@@ -164,9 +181,9 @@ public final class RedisSentinelSetup: @unchecked Sendable {  // used from one t
         // The replica is in sync and the sentinel has found it.
         let synced = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < synced {
-            let info = (try? redisCLI(replica.port, ["INFO", "replication"], check: false)) ?? ""
+            let info = (try? redisCLI(replica.port, ["INFO", "replication"], check: false, tls: cliTLS)) ?? ""
             let auth = sentinelPassword.map { ["-a", $0, "--no-auth-warning"] } ?? []
-            let replicas = (try? redisCLI(sentinelPort, auth + ["SENTINEL", "REPLICAS", masterName], check: false)) ?? ""
+            let replicas = (try? redisCLI(sentinelPort, auth + ["SENTINEL", "REPLICAS", masterName], check: false, tls: cliTLS)) ?? ""
             if info.contains("master_link_status:up") && replicas.contains("\(replica.port)") { return }
             usleep(100_000)
         }
@@ -175,7 +192,7 @@ public final class RedisSentinelSetup: @unchecked Sendable {  // used from one t
     /// The port the sentinel names as master now.
     public func masterPort(_ name: String = "mymaster", password: String? = nil) throws -> Int? {
         let auth = password.map { ["-a", $0, "--no-auth-warning"] } ?? []
-        let r = try redisCLI(sentinelPort, auth + ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name])
+        let r = try redisCLI(sentinelPort, auth + ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name], tls: cliTLS)
         return r.split(separator: "\n").last.flatMap { Int($0) }
     }
 

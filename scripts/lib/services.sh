@@ -114,6 +114,8 @@ EOF
   lw_wait_port "$s3" 60 "SeaweedFS S3" || { tail -20 "$d/log" >&2; return 1; }
   export LAKEWRITER_TEST_S3_ENDPOINT="http://127.0.0.1:$s3"
   # The S3 port opens before the volume server has registered: wait until a bucket round-trips.
+  # The bucket the worker tests share is made here too: made by several tests at once, SeaweedFS
+  # can answer one of the concurrent CreateBuckets with NoSuchBucket.
   "$LAKEWRITER_TEST_PYTHON" - <<'EOF' || { tail -20 "$d/log" >&2; return 1; }
 import os, time, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=os.environ["LAKEWRITER_TEST_S3_ENDPOINT"],
@@ -123,9 +125,13 @@ s3 = boto3.client("s3", endpoint_url=os.environ["LAKEWRITER_TEST_S3_ENDPOINT"],
 deadline = time.time() + 60
 while True:
     try:
-        s3.create_bucket(Bucket="lakewriter-ready")
-        s3.put_object(Bucket="lakewriter-ready", Key="probe", Body=b"ok")
-        s3.delete_object(Bucket="lakewriter-ready", Key="probe")
+        for bucket in ("lakewriter-ready", "lakewriter-worker-tests"):
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+                pass
+            s3.put_object(Bucket=bucket, Key="probe", Body=b"ok")
+            s3.delete_object(Bucket=bucket, Key="probe")
         break
     except Exception as e:
         if time.time() > deadline: raise

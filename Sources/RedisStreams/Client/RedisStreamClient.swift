@@ -75,7 +75,8 @@ public final class RedisStreamClient: Sendable {
     }
 
     /// The key of a generic command, for cluster routing: the first argument after the command
-    /// name (after the subcommand for XINFO, XGROUP, OBJECT), or the first key of
+    /// name (after the subcommand for XINFO, XGROUP, OBJECT; after STREAMS for XREAD and
+    /// XREADGROUP), or the first key of
     /// EVAL/EVALSHA/FCALL; nil for commands without a key (they go to any node).
     package static func key(of arguments: [String]) -> String? {
         guard let name = arguments.first?.uppercased() else { return nil }
@@ -83,6 +84,9 @@ public final class RedisStreamClient: Sendable {
         case "PING", "INFO", "CLUSTER", "CLIENT", "CONFIG", "ROLE", "SCRIPT", "TIME", "DBSIZE", "COMMAND", "HELLO",
              "AUTH", "SELECT", "FUNCTION", "MEMORY", "ACL":
             return nil
+        case "XREAD", "XREADGROUP":  // the keys follow STREAMS
+            guard let i = arguments.firstIndex(where: { $0.uppercased() == "STREAMS" }), i + 1 < arguments.count else { return nil }
+            return arguments[i + 1]
         case "XINFO", "XGROUP", "OBJECT":  // a subcommand, then the key
             return arguments.count > 2 ? arguments[2] : nil
         case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
