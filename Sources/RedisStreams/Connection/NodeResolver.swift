@@ -116,7 +116,7 @@ enum NodeResolver {
     }
 
     /// The configuration of one node of a sentinel or cluster setup (same TLS and credentials).
-    private static func node(_ config: RedisConfiguration, _ address: HostPort) -> RedisConfiguration {
+    static func node(_ config: RedisConfiguration, _ address: HostPort) -> RedisConfiguration {
         var c = config
         c.topology = .standalone
         c.endpoint = .tcp(host: address.host, port: address.port)
@@ -128,21 +128,10 @@ enum NodeResolver {
                               sentinels: [HostPort]) throws(RedisError) -> HostPort {
         var problems: [String] = []
         for s in sentinels {
-            var sc = node(config, s)
-            sc.username = nil
-            sc.password = config.sentinelPassword
-            sc.database = 0
             do {
-                let c = try RedisConnection.open(sc, socketTimeout: config.commandTimeout, clientName: nil)
-                var argv = Argv(capacity: 64)
-                argv.append("SENTINEL"); argv.append("get-master-addr-by-name"); argv.append(master)
-                let address: HostPort? = try c.command(argv, operation: "SENTINEL get-master-addr-by-name", stream: nil) { r in
-                    guard r.isArray, r.count == 2, r[0].isString, let port = r[1].asInt, (1...65535).contains(port) else {
-                        return nil
-                    }
-                    return HostPort(host: r[0].text, port: port)
-                }
-                if let address { return address }
+                let c = try RedisConnection.open(sentinelConfiguration(config, s), socketTimeout: config.commandTimeout,
+                                                 clientName: nil)
+                if let address = try askMaster(c, master) { return address }
                 problems.append("\(s): does not know master '\(master)'")
             } catch where error.code == .authenticationFailed || error.code == .tlsFailed {
                 throw RedisError(error.code, operation: "connect", message: "sentinel \(s): \(error.message)"
@@ -153,6 +142,27 @@ enum NodeResolver {
         }
         throw RedisError(.connectionFailed, operation: "connect", message:
             "no sentinel named the master '\(master)': " + problems.joined(separator: "; "))
+    }
+
+    /// A sentinel's connection settings: the configuration's TLS, the sentinels' own password.
+    static func sentinelConfiguration(_ config: RedisConfiguration, _ sentinel: HostPort) -> RedisConfiguration {
+        var sc = node(config, sentinel)
+        sc.username = nil
+        sc.password = config.sentinelPassword
+        sc.database = 0
+        return sc
+    }
+
+    /// The master's address as the sentinel on `connection` knows it; nil when it does not.
+    static func askMaster(_ connection: RedisConnection, _ master: String) throws(RedisError) -> HostPort? {
+        var argv = Argv(capacity: 64)
+        argv.append("SENTINEL"); argv.append("get-master-addr-by-name"); argv.append(master)
+        return try connection.command(argv, operation: "SENTINEL get-master-addr-by-name", stream: nil) { r in
+            guard r.isArray, r.count == 2, r[0].isString, let port = r[1].asInt, (1...65535).contains(port) else {
+                return nil
+            }
+            return HostPort(host: r[0].text, port: port)
+        }
     }
 
     /// The primary that owns `slot`, from CLUSTER SLOTS of the first seed (or learned node) that answers.
@@ -291,20 +301,10 @@ final class SentinelWatch: @unchecked Sendable {  // fields under `lock`
             lock.unlock()
             do {
                 if connection == nil {
-                    var sc = config
-                    sc.topology = .standalone
-                    sc.endpoint = .tcp(host: sentinels[at].host, port: sentinels[at].port)
-                    sc.username = nil
-                    sc.password = config.sentinelPassword
-                    sc.database = 0
-                    connection = try RedisConnection.open(sc, socketTimeout: config.commandTimeout, clientName: nil)
+                    connection = try RedisConnection.open(NodeResolver.sentinelConfiguration(config, sentinels[at]),
+                                                          socketTimeout: config.commandTimeout, clientName: nil)
                 }
-                var argv = Argv(capacity: 64)
-                argv.append("SENTINEL"); argv.append("get-master-addr-by-name"); argv.append(master)
-                let now: HostPort? = try connection!.command(argv, operation: "SENTINEL get-master-addr-by-name", stream: nil) { r in
-                    guard r.isArray, r.count == 2, r[0].isString, let port = r[1].asInt, (1...65535).contains(port) else { return nil }
-                    return HostPort(host: r[0].text, port: port)
-                }
+                let now = try NodeResolver.askMaster(connection!, master)
                 if let now {
                     lock.lock()
                     if address != now {
