@@ -55,7 +55,7 @@ public final class LakewriterWorker: Service, Sendable {
     /// - Parameter entries: where acknowledgements and dead letters go; nil is the Redis client.
     package init(config: LakewriterConfig, logger: Logger, metrics: WorkerMetrics, store: (any ObjectStore)?,
                  entries: (any EntryAcknowledging)?, flushConcurrency: Int) throws {
-        if let problem = config.redis.clusterSlotProblem(streams: Router(entities: config.entities, routeField: config.redis.routeField).streamNames) {
+        if let problem = config.clusterSlotProblem {
             throw WorkerError.redisLayout(problem)
         }
         self.config = config
@@ -428,6 +428,11 @@ final class ReadinessFlag: Sendable {
     var reason: String? { value.withLock { $0 } }
 }
 
+extension LakewriterConfig {
+    /// ``RedisConfig/clusterSlotProblem(streams:)`` for the streams the entities read.
+    package var clusterSlotProblem: String? { redis.clusterSlotProblem(streams: entities.map(\.stream)) }
+}
+
 extension RedisConfig {
     /// The connection settings of this configuration: the URL and, for `rediss://`, `redis.tls`.
     /// The one mapping of the worker and the commands that talk to Redis.
@@ -458,7 +463,8 @@ extension RedisConfig {
     /// a cluster), else the error naming the streams without one.
     package func clusterSlotProblem(streams: [String]) -> String? {
         guard (try? connection())?.isCluster == true else { return nil }
-        let bad = streams.filter { HashSlot.of($0) != HashSlot.of($0 + ":dlq") }
+        var seen = Set<String>()
+        let bad = streams.filter { seen.insert($0).inserted && HashSlot.of($0) != HashSlot.of($0 + ":dlq") }
         guard !bad.isEmpty else { return nil }
         return "in a Redis Cluster each stream and its dead-letter stream '{stream}:dlq' must share a hash slot: give "
             + bad.map { "'\($0)'" }.joined(separator: ", ")

@@ -94,6 +94,16 @@ import TestSupport
         return store
     }
 
+    /// The integer `column` of every Parquet file under `dir`, sorted, as pyarrow's dataset reads it.
+    static func sortedInts(column: String, in dir: String, python: String) throws -> [Int] {
+        let r = try ProcessRunner.run(python, ["-c", """
+            import json, pyarrow.dataset as ds, sys
+            t = ds.dataset(sys.argv[1], format="parquet").to_table(columns=[sys.argv[2]])
+            print(json.dumps(sorted(t.column(sys.argv[2]).to_pylist())))
+            """, dir, column])
+        return try JSONDecoder().decode([Int].self, from: r.stdout)
+    }
+
     /// Downloads every object under `prefix` into a temp dir, keeping the keys as paths.
     static func download(_ store: any ObjectStore, prefix: String) async throws -> (URL, [String]) {
         let dir = try TestEnvironment.temporaryDirectory("lake")

@@ -88,12 +88,18 @@ import Glibc
         return (lost, duplicates)
     }
 
-    func consumer(_ config: RedisConfiguration, _ streams: [String]) -> StreamConsumer {
+    /// A consumer of `streams` in group `g` (short block and backoff), drained by a collector
+    /// that acknowledges with `client`.
+    static func reading(_ config: RedisConfiguration, _ streams: [String], ackWith client: RedisStreamClient) async
+        -> (StreamConsumer, Collector) {
         var cc = StreamConsumer.Configuration(streams: streams, group: "g", consumer: "c")
         cc.block = .milliseconds(200)
         cc.count = 100
         cc.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
-        return StreamConsumer(redis: config, configuration: cc, logger: testLogger)
+        let consumer = StreamConsumer(redis: config, configuration: cc, logger: testLogger)
+        let collector = Collector()
+        await collector.start(consumer, ackWith: client, group: "g")
+        return (consumer, collector)
     }
 
     @Test func streamsOnThreeShardsAreReadOnceEach() async throws {
@@ -114,9 +120,7 @@ import Glibc
             let owner = try #require(try cluster.primary(ofSlot: HashSlot.of(s)))
             #expect(try redisCLI(owner, ["XLEN", s]) == "150")
         }
-        let consumer = consumer(config, streams)
-        let collector = Collector()
-        await collector.start(consumer, ackWith: client, group: "g")
+        let (consumer, collector) = await Self.reading(config, streams, ackWith: client)
         #expect(await eventually(timeout: .seconds(30)) { await collector.entries.count >= 600 })
         let t = Self.tally(await collector.entries, Dictionary(uniqueKeysWithValues: streams.map { ($0, 0..<150) }))
         #expect(t.lost == 0 && t.duplicates == 0, "\(t)")
@@ -151,9 +155,7 @@ import Glibc
         let client = RedisStreamClient(configuration: config, logger: testLogger)
         defer { client.close() }
         for s in moving { await Self.produce(client, s, 0..<100) }
-        let consumer = consumer(config, moving)
-        let collector = Collector()
-        await collector.start(consumer, ackWith: client, group: "g")
+        let (consumer, collector) = await Self.reading(config, moving, ackWith: client)
         #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 200 })
         // The producer keeps writing while the slot moves, key by key.
         let producer = Task { for s in moving { await Self.produce(client, s, 100..<400) } }
@@ -182,9 +184,7 @@ import Glibc
         let client = RedisStreamClient(configuration: config, logger: testLogger)
         defer { client.close() }
         for s in streams { await Self.produce(client, s, 0..<100) }
-        let consumer = consumer(config, streams)
-        let collector = Collector()
-        await collector.start(consumer, ackWith: client, group: "g")
+        let (consumer, collector) = await Self.reading(config, streams, ackWith: client)
         #expect(await eventually(timeout: .seconds(20)) { await collector.entries.count >= 300 })
         // Written and replicated (the replica's offset caught up), then the primary dies.
         try await Self.waitForReplicas(of: victim, cluster)

@@ -55,7 +55,7 @@ public enum Commands {
         do {
             let config = try ConfigLoader(environment: environment).load(path: path)
             _ = try config.redis.connection()
-            if let problem = config.redis.clusterSlotProblem(streams: Array(Set(config.entities.map(\.stream))).sorted()) {
+            if let problem = config.clusterSlotProblem {
                 output.err("error: redis: \(problem)\n")
                 return Status.usage
             }

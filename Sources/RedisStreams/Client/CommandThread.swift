@@ -95,7 +95,6 @@ final class CommandThread: @unchecked Sendable {
         var connection: RedisConnection?
         var everConnected = false
         var route = Route(slot: slot)
-        var redirects = 0
         while true {
             condition.lock()
             while queue.isEmpty && !stopped { condition.wait() }
@@ -174,7 +173,7 @@ final class CommandThread: @unchecked Sendable {
                     if job.retryable && job.attempts < maxAttempts { retry.append(job) } else {
                         job.deliver(.failure(error))
                     }
-                } catch where error.isRedirect && redirects < 64 {
+                } catch where error.isRedirect && route.redirects < 64 {
                     // Not run on this node (MOVED, ASK, READONLY, CLUSTERDOWN, TRYAGAIN): safe to
                     // send again to the right one, whatever the command.
                     if redirected == nil { redirected = error }
@@ -194,14 +193,10 @@ final class CommandThread: @unchecked Sendable {
             }
             if let redirected {
                 connection = nil
-                route.redirect(redirected)
-                redirects += 1
                 logger.info("redis redirected a command, reconnecting", metadata: ["redis.error": "\(redirected)"])
-                if redirected.code == .clusterBusy || redirected.code == .readOnly || redirects > 3 {
-                    sleep(backoff.delay(attempt: min(redirects, 8)))
-                }
+                if route.follow(redirected) { sleep(backoff.delay(attempt: min(route.redirects, 8))) }
             } else if broken == nil {
-                redirects = 0
+                route.succeeded()
             }
             if !retry.isEmpty {
                 if loadingDelay { sleep(backoff.delay(attempt: retry[0].attempts)) }

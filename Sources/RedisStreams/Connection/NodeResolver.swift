@@ -54,16 +54,24 @@ struct Route: Sendable, Equatable {
     /// another node's CLUSTER SLOTS may still say).
     var moved: HostPort?
 
+    /// Redirects followed since the last successful reply.
+    private(set) var redirects = 0
+
     init(slot: Int?) { self.slot = slot }
 
-    static let any = Route(slot: nil)
-
-    /// Follows a MOVED or ASK reply; other redirects (READONLY, CLUSTERDOWN, TRYAGAIN) resolve
-    /// the owner again.
-    mutating func redirect(_ error: RedisError) {
+    /// Follows a redirect reply: MOVED and ASK to the node they name, the others (READONLY,
+    /// CLUSTERDOWN, TRYAGAIN) by resolving the owner again. Returns true when the next connection
+    /// should wait a backoff first: a cluster or a failover still settling (those three, or more
+    /// than 3 redirects in a row); a plain MOVED or ASK is followed at once.
+    mutating func follow(_ error: RedisError) -> Bool {
         ask = error.code == .ask ? error.redirectTarget : nil
         moved = error.code == .moved ? error.redirectTarget : nil
+        redirects += 1
+        return error.code == .clusterBusy || error.code == .readOnly || redirects > 3
     }
+
+    /// A reply arrived: the redirect count starts again.
+    mutating func succeeded() { redirects = 0 }
 
     /// After a lost connection: resolve the owner again.
     mutating func reset() {

@@ -210,7 +210,6 @@ final class ReaderThread: @unchecked Sendable {
         let flat = FlatReply()  // reused by every read of this thread
         var needGroups = config.createGroups
         var failures = 0
-        var redirects = 0
         var everConnected = false
         var fatal: RedisError?
         let prefetch = max(1, config.prefetch)
@@ -316,7 +315,7 @@ final class ReaderThread: @unchecked Sendable {
                     if !d.batch.isEmpty { batches.append(d.batch) }
                 }
                 failures = 0
-                redirects = 0
+                route.succeeded()
                 if !batches.isEmpty { deliver(batches) }
             } catch {
                 // Only a successful reply is followed by a pipelined read; after an error reply
@@ -343,10 +342,8 @@ final class ReaderThread: @unchecked Sendable {
                     if failures == 0 {
                         logger.info("redis redirected the reader, reconnecting", metadata: ["redis.error": "\(error)"])
                     }
-                    route.redirect(error)
                     drop(&connection)
-                    redirects += 1
-                    if error.code == .clusterBusy || error.code == .readOnly || redirects > 3 {
+                    if route.follow(error) {
                         // A cluster or failover still settling: wait (with backoff) before the next.
                         lock.lock()
                         status.state = .reconnecting
