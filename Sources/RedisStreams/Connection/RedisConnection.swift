@@ -167,21 +167,12 @@ final class RedisConnection {
         guard !isBroken else {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
-        let raw: UnsafeMutableRawPointer?
-        if asking {
+        // Over TLS, and after ASK, the command is queued and its reply read as in a pipeline.
+        if asking || ssl != nil {
             try append(argv, operation: operation, stream: stream)
-            try skipAskingReply(operation: operation, stream: stream)
-            var r: UnsafeMutableRawPointer?
-            if (ssl.map { lw_tls_get_reply(ctx, $0, &r) } ?? redisGetReply(ctx, &r)) != REDIS_OK { r = nil }
-            raw = r
-        } else if let ssl {
-            let rc = argv.withCArguments { argc, argvp, lens in redisAppendCommandArgv(ctx, argc, argvp, lens) }
-            var r: UnsafeMutableRawPointer?
-            if rc != REDIS_OK || lw_tls_get_reply(ctx, ssl, &r) != REDIS_OK { r = nil }
-            raw = r
-        } else {
-            raw = argv.withCArguments { argc, argvp, lens in redisCommandArgv(ctx, argc, argvp, lens) }
+            return try readReply(operation: operation, stream: stream, body)
         }
+        let raw = argv.withCArguments { argc, argvp, lens in redisCommandArgv(ctx, argc, argvp, lens) }
         guard let raw else { throw ioError(operation: operation, stream: stream) }
         let reply = raw.assumingMemoryBound(to: redisReply.self)
         defer { freeReplyObject(raw) }
@@ -206,11 +197,9 @@ final class RedisConnection {
 
     /// Reads the reply of the ASKING sent before a command (see ``asking``).
     private func skipAskingReply(operation: String, stream: String?) throws(RedisError) {
-        var raw: UnsafeMutableRawPointer?
-        let rc = ssl.map { lw_tls_get_reply(ctx, $0, &raw) } ?? redisGetReply(ctx, &raw)
-        if rc != REDIS_OK || raw == nil { throw ioError(operation: operation, stream: stream) }
+        let raw = try nextReply(operation: operation, stream: stream)
         defer { freeReplyObject(raw) }
-        let reply = Reply(raw!.assumingMemoryBound(to: redisReply.self))
+        let reply = Reply(raw.assumingMemoryBound(to: redisReply.self))
         if reply.type == REDIS_REPLY_ERROR {
             throw RedisError.fromServer(reply.text, operation: "ASKING", stream: stream)
         }
@@ -237,14 +226,19 @@ final class RedisConnection {
             throw RedisError(.connectionLost, operation: operation, stream: stream, message: "connection already broken")
         }
         if asking { try skipAskingReply(operation: operation, stream: stream) }
+        let raw = try nextReply(operation: operation, stream: stream)
+        defer { freeReplyObject(raw) }
+        return try Self.handle(Reply(raw.assumingMemoryBound(to: redisReply.self)),
+                               operation: operation, stream: stream, body)
+    }
+
+    /// The next reply object (flushing queued commands first), over TLS when there is a session;
+    /// free it with `freeReplyObject`.
+    private func nextReply(operation: String, stream: String?) throws(RedisError) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer?
         let rc = ssl.map { lw_tls_get_reply(ctx, $0, &raw) } ?? redisGetReply(ctx, &raw)
-        if rc != REDIS_OK || raw == nil {
-            throw ioError(operation: operation, stream: stream)
-        }
-        defer { freeReplyObject(raw) }
-        return try Self.handle(Reply(raw!.assumingMemoryBound(to: redisReply.self)),
-                               operation: operation, stream: stream, body)
+        guard rc == REDIS_OK, let raw else { throw ioError(operation: operation, stream: stream) }
+        return raw
     }
 
     /// Reads the next reply of a pipeline into `flat` as tokens (no object per element): for
