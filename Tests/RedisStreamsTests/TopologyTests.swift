@@ -29,6 +29,33 @@ import Glibc
         }
     }
 
+    /// Random URLs made of URL parts never crash the parser; a URL that parses keeps the password
+    /// out of its description, names at most 64 nodes, and its description parses back to the
+    /// same place.
+    @Test func urlFuzz() {
+        var rng = SeededGenerator(seed: Fuzz.seed(0x5E47_1E1))
+        let schemes = ["redis://", "rediss://", "redis+sentinel://", "rediss+cluster://", "redis+cluster://", "unix://", "x+y://", ""]
+        let parts = ["h", "10.0.0.1", "[::1]", ":", ":26379", ":0", ":99999", "@", "u", ":pw-s3cret@", "/", "/m", "/0", "/7",
+                     ",", ",h2:7001", "%", "%41", "?db=1", "{", "}", "+", " "]
+        let many = "redis+cluster://" + (0..<65).map { "h\($0):7000" }.joined(separator: ",")
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: many) }
+        for _ in 0..<Fuzz.cases(3000) {
+            let url = schemes.randomElement(using: &rng)! + (0..<Int.random(in: 0...8, using: &rng)).map { _ in parts.randomElement(using: &rng)! }.joined()
+            // A plain `/path` is a socket path taken verbatim (no credentials, no query in it).
+            guard let c = try? RedisConfiguration(url: url), url.contains("://") else { continue }
+            #expect(!c.description.contains("pw-s3cret"), "\(url)")
+            switch c.topology {
+            case .sentinel(_, let nodes), .cluster(let nodes): #expect((1...64).contains(nodes.count), "\(url)")
+            case .standalone: break
+            }
+            if let again = try? RedisConfiguration(url: c.description) {
+                #expect(again.topology == c.topology && again.endpoint == c.endpoint && again.database == c.database, "\(url)")
+            } else if c.password == nil {
+                Issue.record("the description of \(url) does not parse: \(c.description)")
+            }
+        }
+    }
+
     @Test func hashSlotsAndTags() {
         // CRC16/XMODEM check value, and the examples of the cluster specification.
         let digits = Array("123456789".utf8)

@@ -241,6 +241,9 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
             guard let name = segments.first, !name.isEmpty else {
                 throw invalid("a sentinel URL needs the master name: redis+sentinel://host:26379/mymaster/0")
             }
+            guard name.utf8.count <= 256, name.utf8.allSatisfy(Self.isNameByte) else {
+                throw invalid("the master name may hold letters, digits, '.', '-' and '_' only")
+            }
             guard segments.count <= 2 else { throw invalid("unexpected path after the master name and database") }
             if segments.count == 2, !segments[1].isEmpty {
                 guard let n = Int(segments[1]), n >= 0 else { throw invalid("database must be a non-negative integer") }
@@ -277,12 +280,28 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
             host = hostPort
         }
         if host.isEmpty { host = "127.0.0.1" }
+        // A host name, an IPv4 address or (in brackets) an IPv6 one: nothing else a resolver takes.
+        let bracketed = hostPort.hasPrefix("[")
+        guard host.utf8.count <= 253, host.utf8.allSatisfy({ b in
+            Self.isNameByte(b) || (bracketed && (b == UInt8(ascii: ":") || b == UInt8(ascii: "%")))
+        }) else {
+            throw invalid("the host '\(host.prefix(64))' is not a host name or an IP address")
+        }
         var port = defaultPort
         if let portText {
             guard let p = Int(portText), (1...65535).contains(p) else { throw invalid("port must be 1-65535") }
             port = p
         }
         return HostPort(host: String(host), port: port)
+    }
+
+    /// Letters, digits, `.`, `-` and `_`: the bytes of host names and sentinel master names.
+    static func isNameByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"): true
+        default: false
+        }
     }
 
     private static func percentDecode(_ s: Substring, invalid: @autoclosure () -> RedisError) throws(RedisError) -> String {
