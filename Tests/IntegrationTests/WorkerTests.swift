@@ -318,10 +318,12 @@ import TestSupport
                 return try await Self.allAcknowledged(client, streams: ["clicks-\(id)"], group: "g-\(id)")
             }
         }
-        // The limit plus at most one read batch (500 entries of ~150 bytes) of overshoot.
+        // The limit plus at most one read batch (500 entries of ~150 bytes) of overshoot, counted
+        // as allocated column capacity, which grows by doubling: up to twice the batch's bytes
+        // (CI once saw 296 bytes past a single batch's 100 KB).
         let p = peak.withLock { $0 }
         #expect(p > 0)
-        #expect(p <= (256 << 10) + 500 * 200, "peak \(p)")
+        #expect(p <= (256 << 10) + 2 * 500 * 200, "peak \(p)")
         let (dir, keys) = try await Self.download(store, prefix: "lake/clicks/")
         #expect(keys.count > 3)  // memory flushes made several files
         let count = try Self.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
