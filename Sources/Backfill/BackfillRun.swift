@@ -196,6 +196,8 @@ package final class BackfillRun: @unchecked Sendable {
         var entityMapping: EntityMapping?
         var entitySchema: EntitySchema?
         var schema: ParquetSchema
+        /// Columns decoded but left out of the files (`partition_columns_in_file: false`).
+        var droppedColumns: Set<String> = []
         var keyColumn: String?
         var partitionColumn: Int?
         var partitionIsDate = false
@@ -283,7 +285,13 @@ package final class BackfillRun: @unchecked Sendable {
             }
             let schema = EntitySchema(entity: entity)
             reader.entitySchema = schema
-            do { reader.schema = try schema.parquetSchema() } catch {
+            do {
+                reader.schema = try schema.parquetSchema()
+                if !entity.partitionColumnsInFile && !entity.partitionBy.isEmpty {
+                    reader.droppedColumns = Set(entity.partitionBy)
+                    reader.schema = try RowBatch(reader.schema).removingTopLevelFields(reader.droppedColumns).schema
+                }
+            } catch {
                 throw BackfillFailure(BackfillStatus.usage, "entity \(entity.name): \(error)")
             }
             properties.keyValueMetadata["lakewriter.entity"] = entity.name
@@ -505,7 +513,8 @@ package final class BackfillRun: @unchecked Sendable {
         let manifests = context.manifests
         try BlockingWork.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
         var finished: [BackfillManifest.File] = []
-        let output = ChunkOutput(schema: context.reader.schema, properties: context.properties, store: context.store,
+        let output = ChunkOutput(schema: context.reader.schema, dropping: context.reader.droppedColumns,
+                                 properties: context.properties, store: context.store,
                                  options: context.options, prefix: context.prefix, maxFileBytes: context.maxFileBytes) { file in
             finished.append(file)
             try BlockingWork.wait { try await manifests.update { m in m.chunks[id].files.append(file) } }
@@ -602,12 +611,22 @@ package final class BackfillRun: @unchecked Sendable {
         return (decoder.rowsDecoded, rejected)
     }
 
+    /// A batch of entity mode: the rows of one partition (field values and time period).
+    struct EntityBatchKey: Hashable {
+        var time: HourPartition
+        var values: [UInt8]
+    }
+
     /// Entity mode: every column read as the text the worker's rules take, decoded row by row by
-    /// the entity's decoder into the batch of the row's hour.
+    /// the entity's decoder into the batch of the row's partition (the worker's layout: the
+    /// `partition_by` values, then the `time_partition` segments).
     func readEntity(_ sql: String, mapping: EntityMapping, schema: EntitySchema, conn: PGConnection,
                     output: ChunkOutput, chunk: Int, context: JobContext) throws -> (Int, Int) {
         let decoder = try EntityDecoder(entity: mapping.decoding, schema: EntitySchema(entity: mapping.decoding))
-        var batches: [HourPartition: RowBatch] = [:]
+        let granularity = mapping.decoding.timePartition
+        let partitionColumns = mapping.decoding.partitionBy
+        var batches: [EntityBatchKey: (partition: FilePartition, batch: RowBatch)] = [:]
+        var scratch: [UInt8] = []
         let batchRows = 16_384
         var tuples = CopyTupleReader(columns: mapping.expressions.count)
         let fields = mapping.fieldNames.count
@@ -640,22 +659,37 @@ package final class BackfillRun: @unchecked Sendable {
                                             column: error.field, reason: "\(error)")
                         return
                     }
-                    let hour = decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) } ?? context.runHour
-                    if batches[hour] == nil { batches[hour] = decoder.makeBatch() }
-                    decoder.commitStaged(streamID: id, into: &batches[hour]!)
+                    let hour = (decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) } ?? context.runHour)
+                        .truncated(to: granularity)
+                    if decoder.hasPartitionColumns { decoder.stagedPartitionKey(into: &scratch) }
+                    let key = EntityBatchKey(time: hour, values: decoder.hasPartitionColumns ? scratch : [])
+                    if batches[key] == nil {
+                        let fields = zip(partitionColumns, decoder.stagedPartitionValues()).map {
+                            FilePartition.PartitionValue(column: $0, value: $1)
+                        }
+                        let partition = FilePartition(fields: fields, granularity: granularity, time: hour)
+                        if let long = partition.overlongSegment {
+                            rejected += 1
+                            context.rejects.add(chunk: chunk, row: row, key: String(decoding: id, as: UTF8.self), column: nil,
+                                                reason: "the partition segment is \(long.utf8.count) bytes, more than \(HivePath.maxSegmentBytes)")
+                            return
+                        }
+                        batches[key] = (partition, decoder.makeBatch())
+                    }
+                    decoder.commitStaged(streamID: id, into: &batches[key]!.batch)
                     rows += 1
-                    if batches[hour]!.rowCount >= batchRows {
+                    if batches[key]!.batch.rowCount >= batchRows {
                         rowsRead.add(batchRows, ordering: .relaxed)
-                        try output.write(batches[hour]!, to: .hour(hour))
-                        batches[hour]!.removeAll()
+                        try output.write(batches[key]!.batch, to: .path(batches[key]!.partition.path))
+                        batches[key]!.batch.removeAll()
                     }
                 }
             }
         }
         try tuples.finish()
-        for (hour, b) in batches where b.rowCount > 0 {
-            rowsRead.add(b.rowCount, ordering: .relaxed)
-            try output.write(b, to: .hour(hour))
+        for (_, b) in batches where b.batch.rowCount > 0 {
+            rowsRead.add(b.batch.rowCount, ordering: .relaxed)
+            try output.write(b.batch, to: .path(b.partition.path))
         }
         return (rows, rejected)
     }

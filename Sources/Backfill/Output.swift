@@ -6,17 +6,20 @@ import ObjectStore
 import Parquet
 import Synchronization
 
-/// A Hive partition of the output: an hour, or the default partition (a null time).
+/// A Hive partition of the output: an hour, or the default partition (a null time), or an
+/// entity's partition path (``FilePartition/path``).
 package enum OutputPartition: Hashable, Sendable {
     case hour(HourPartition)
     case none
     case nullTime
+    case path(String)
 
     /// `year=…/month=…/day=…/hour=…/` (empty without partitioning).
     package var path: String {
         switch self {
         case .hour(let h): return h.path + "/"
         case .none: return ""
+        case .path(let p): return p.isEmpty ? "" : p + "/"
         case .nullTime:
             let d = "__HIVE_DEFAULT_PARTITION__"
             return "year=\(d)/month=\(d)/day=\(d)/hour=\(d)/"
@@ -30,6 +33,8 @@ package enum OutputPartition: Hashable, Sendable {
 /// finished file is reported to `onFinished` (the manifest) before the next is opened.
 final class ChunkOutput {
     let schema: ParquetSchema
+    /// Columns of the written batches left out of the files.
+    let dropping: Set<String>
     let properties: WriterProperties
     let store: any ObjectStore
     let options: ObjectWriterOptions
@@ -42,10 +47,11 @@ final class ChunkOutput {
     private var lastUse: [OutputPartition: Int] = [:]
     private var tick = 0
 
-    init(schema: ParquetSchema, properties: WriterProperties, store: any ObjectStore, options: ObjectWriterOptions,
+    init(schema: ParquetSchema, dropping: Set<String> = [], properties: WriterProperties, store: any ObjectStore, options: ObjectWriterOptions,
          prefix: String, maxFileBytes: Int64, maxOpen: Int = 16,
          onFinished: @escaping (BackfillManifest.File) throws -> Void) {
         self.schema = schema
+        self.dropping = dropping
         self.properties = properties
         self.store = store
         self.options = options
@@ -59,7 +65,7 @@ final class ChunkOutput {
     func write(_ batch: RowBatch, to partition: OutputPartition) throws {
         guard batch.rowCount > 0 else { return }
         let file = try self.file(for: partition)
-        try file.appendBlocking(batch)
+        try file.appendBlocking(dropping.isEmpty ? batch : try batch.removingTopLevelFields(dropping))
         tick += 1
         lastUse[partition] = tick
         if file.estimatedFileSize >= maxFileBytes { try finish(partition) }

@@ -14,6 +14,9 @@ public struct FlushPolicy: Sendable, Equatable {
         case rows, bytes, age, idle, memory, shutdown
         /// The entity's schema evolved: buffers of the previous version are written out.
         case schema
+        /// The entity had `flush.max_open_partitions` buffers open and a row opened another:
+        /// the least recently appended one was written out.
+        case partitions
     }
 
     public var maxRows: Int

@@ -46,6 +46,15 @@ extension LakewriterWorker {
         if let v = job.schemaVersion, let recorder = state.recorder {
             schemas = recorder.unrecorded(entity: job.entity, through: v)
         }
+        let fileBatch: RowBatch
+        do { fileBatch = try job.fileBatch() } catch {
+            // Only a schema left without columns fails, and `_stream_id` always remains.
+            logger.error("cannot leave the partition columns out of the file; entries stay pending", metadata: [
+                "entity": "\(job.entity)", "error": "\(error)",
+            ])
+            metrics.flushFailed(entity: job.entity)
+            return
+        }
         var written: ParquetUpload.Result
         while true {
             do {
@@ -55,7 +64,7 @@ extension LakewriterWorker {
                     logger.info("schema version recorded", metadata: ["entity": "\(job.entity)", "key": "\(s.recordKey)"])
                     schemas.removeFirst()
                 }
-                written = try await upload.run(job.batch, key: key, store: store)
+                written = try await upload.run(fileBatch, key: key, store: store)
                 storageReady.set(nil)
                 break
             } catch let error as ParquetUpload.EncodeFailure {
@@ -113,7 +122,7 @@ extension LakewriterWorker {
         }
     }
 
-    /// How a job's file is encoded and uploaded.
+    /// How a job's file is encoded and uploaded (the batch through ``FlushJob/fileBatch()``).
     func parquetUpload(_ job: FlushJob) -> ParquetUpload {
         var props = config.parquet.writerProperties
         props.keyValueMetadata["lakewriter.entity"] = job.entity

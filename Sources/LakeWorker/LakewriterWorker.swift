@@ -64,9 +64,10 @@ public final class LakewriterWorker: Service, Sendable {
         self.flushConcurrency = flushConcurrency
         alive = Liveness(timeout: config.http.livenessTimeout)
         let m = metrics
+        let names = Set(config.entities.map(\.name))
         metrics.prepare(for: config)
         self.store = try store ?? config.storage.openStore(logger: logger, onRetry: { event in
-            m.uploadRetry(entity: ObjectKeys.entity(ofKey: event.key ?? ""))
+            m.uploadRetry(entity: ObjectKeys.entity(ofKey: event.key ?? "", entities: names))
         }, onRequest: { event in
             m.storeRequest(operation: event.operation, status: event.status)
         })

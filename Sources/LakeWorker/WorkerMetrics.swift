@@ -64,7 +64,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// Dead-letter reasons an entity's entries can have (`unroutable` entries have no entity).
-    static let deadLetterReasons = ["decode", "schema", "encode", "redelivered"]
+    static let deadLetterReasons = ["decode", "schema", "encode", "redelivered", "partition"]
 
     enum Help {
         static let consumed = "Stream entries read from Redis"

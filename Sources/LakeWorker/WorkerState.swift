@@ -5,13 +5,15 @@ import Logging
 import Parquet
 import RedisStreams
 
-/// A buffer that became a file to write: one entity, one hour, and the entry ids to acknowledge
-/// once the file is durable.
+/// A buffer that became a file to write: one entity, one partition (field values and time), and
+/// the entry ids to acknowledge once the file is durable.
 struct FlushJob: Sendable {
     var sequence: Int
     var entity: String
-    var partition: HourPartition
+    var partition: FilePartition
     var batch: RowBatch
+    /// Columns left out of the file (`partition_columns_in_file: false`).
+    var droppedColumns: Set<String> = []
     /// Entry ids per stream, acknowledged after the upload.
     var ids: [(stream: String, ids: [StreamID])]
     var rows: Int
@@ -30,6 +32,13 @@ struct FlushJob: Sendable {
     var schemaVersion: Int?
 }
 
+extension FlushJob {
+    /// The rows as the file holds them: without the columns of `droppedColumns`.
+    func fileBatch() throws(ParquetError) -> RowBatch {
+        droppedColumns.isEmpty ? batch : try batch.removingTopLevelFields(droppedColumns)
+    }
+}
+
 /// An entry that cannot be written: it goes to `{stream}:dlq` and is then acknowledged.
 struct DeadLetter: Sendable {
     var entry: Int
@@ -43,19 +52,26 @@ struct DeadLetter: Sendable {
 /// accounting never race. Decoding happens inside the actor: it is synchronous, and the
 /// decoders (not thread-safe) never leave it.
 actor WorkerState {
-    struct Key: Hashable { var entity: Int; var partition: HourPartition }
+    /// A buffer's identity: the entity, the first hour of its time period, and the bytes of its
+    /// `partition_by` values (``EntityDecoder/stagedPartitionKey(into:)``; empty without).
+    struct Key: Hashable { var entity: Int; var time: HourPartition; var values: [UInt8] }
 
     final class Buffer {
         var batch: RowBatch
+        var partition: FilePartition
         var ids: [[StreamID]]
         var rows = 0
+        /// The worker's append counter at this buffer's last row: the least recently appended
+        /// buffer is flushed first past `flush.max_open_partitions`.
+        var lastUse = 0
         /// As of the last ``WorkerState/measure(_:)`` (after each stream batch and at sealing).
         var rawBytes = 0
         var memoryBytes = 0
         var firstAppend: ContinuousClock.Instant
         var lastAppend: ContinuousClock.Instant
-        init(batch: RowBatch, streams: Int, now: ContinuousClock.Instant) {
+        init(batch: RowBatch, partition: FilePartition, streams: Int, now: ContinuousClock.Instant) {
             self.batch = batch
+            self.partition = partition
             self.ids = Array(repeating: [], count: streams)
             firstAppend = now
             lastAppend = now
@@ -80,6 +96,9 @@ actor WorkerState {
         /// held like buffered ones, so they are kept fresh and never claimed back.
         var parked: [StreamID] = []
         var lastPausedLog: ContinuousClock.Instant?
+        /// Open buffers of this entity (checked against `flush.max_open_partitions`).
+        var openBuffers = 0
+        var partitionColumns: [String] { config.partitionBy }
     }
 
     /// The most parked ids kept per paused entity; past it, entries stay pending untracked.
@@ -101,6 +120,10 @@ actor WorkerState {
     let pauses: EntityPauses
     private var entities: [Entity]
     private var buffers: [Key: Buffer] = [:]
+    /// Reused for every row's partition key (no allocation per row).
+    private var partitionScratch: [UInt8] = []
+    private var appendCounter = 0
+    private let maxOpenPartitions: Int
     private var bufferedBytes = 0
     private var inFlightBytes = 0
     private var inFlightJobs = 0
@@ -124,6 +147,7 @@ actor WorkerState {
          recorder: SchemaRecorder? = nil, pauses: EntityPauses = EntityPauses()) throws {
         breaker = config.deadLetters
         maxDeliveries = config.redis.maxDeliveries
+        maxOpenPartitions = config.flush.maxOpenPartitions
         self.pauses = pauses
         router = Router(entities: config.entities, routeField: config.redis.routeField)
         policy = FlushPolicy(maxRows: config.flush.maxRows, maxBytes: Int(config.flush.maxBytes),
@@ -246,14 +270,32 @@ actor WorkerState {
                     continue
                 }
                 // The row's time, else the entry id's (clamped: an id beyond Int64 milliseconds
-                // must not trap).
-                let partition = entities[ei].decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) }
+                // must not trap), truncated to the entity's time partition; then its field values.
+                let hour = entities[ei].decoder.stagedTimeMicros.map { HourPartition(epochMicros: $0) }
                     ?? HourPartition(entryIDMillis: entry.id.milliseconds)
-                let key = Key(entity: ei, partition: partition)
-                let buffer = self.buffer(for: key, now: now)
-                entities[ei].decoder.commitStaged(streamID: idBytes, into: &buffer.batch)
+                let decoder = entities[ei].decoder
+                let time = hour.truncated(to: entities[ei].config.timePartition)
+                let key: Key
+                if decoder.hasPartitionColumns {
+                    decoder.stagedPartitionKey(into: &partitionScratch)
+                    key = Key(entity: ei, time: time, values: partitionScratch)
+                } else {
+                    key = Key(entity: ei, time: time, values: [])
+                }
+                let buffer: Buffer
+                do throws(PartitionRefusal) {
+                    buffer = try self.buffer(for: key, now: now)
+                } catch {
+                    deadLetter(DeadLetter(entry: i, entity: entities[ei].config.name, reason: "partition",
+                                          error: "\(error.message) (stream \(batch.stream), id \(entry.id))"),
+                               ei, entry.id, now: now, into: &result)
+                    continue
+                }
+                decoder.commitStaged(streamID: idBytes, into: &buffer.batch)
                 buffer.rows += 1
                 buffer.lastAppend = now
+                appendCounter += 1
+                buffer.lastUse = appendCounter
                 buffer.ids[s].append(entry.id)
                 result.rows += 1
                 entities[ei].window.count(deadLetter: false)
@@ -261,7 +303,8 @@ actor WorkerState {
                     // Mid-batch, so a file holds exactly `max_rows` rows; the policy decides.
                     applyPolicy(to: key, now: now)
                 } else if touched.last != key && !touched.contains(key) {
-                    touched.append(key)
+                    // Its own copy of the partition bytes, so the scratch stays unshared.
+                    touched.append(Key(entity: key.entity, time: key.time, values: key.values.withUnsafeBufferPointer { Array($0) }))
                 }
             }
         }
@@ -380,10 +423,32 @@ actor WorkerState {
         b.rawBytes = b.batch.byteCount
     }
 
-    private func buffer(for key: Key, now: ContinuousClock.Instant) -> Buffer {
+    struct PartitionRefusal: Error { var message: String }
+
+    /// The buffer of a staged row's partition; a new one when it has none (past
+    /// `flush.max_open_partitions` the entity's least recently appended buffer is sealed first).
+    /// Throws when the row's partition values cannot make a key (a segment too long).
+    private func buffer(for key: Key, now: ContinuousClock.Instant) throws(PartitionRefusal) -> Buffer {
         if let b = buffers[key] { return b }
-        let b = Buffer(batch: entities[key.entity].decoder.makeBatch(), streams: router.streams.count, now: now)
+        let e = entities[key.entity]
+        var fields: [FilePartition.PartitionValue] = []
+        if e.decoder.hasPartitionColumns {
+            fields = zip(e.partitionColumns, e.decoder.stagedPartitionValues()).map { .init(column: $0, value: $1) }
+        }
+        let partition = FilePartition(fields: fields, granularity: e.config.timePartition, time: key.time)
+        if let long = partition.overlongSegment {
+            throw PartitionRefusal(message: "entity \(e.config.name): the partition segment \(long.utf8.count > 80 ? String(long.prefix(80)) + "…" : long) is \(long.utf8.count) bytes, more than \(HivePath.maxSegmentBytes)")
+        }
+        if e.openBuffers >= maxOpenPartitions {
+            var oldest: (key: Key, use: Int)?
+            for (k, b) in buffers where k.entity == key.entity && (oldest.map { b.lastUse < $0.use } ?? true) {
+                oldest = (k, b.lastUse)
+            }
+            if let oldest { seal(oldest.key, reason: .partitions) }
+        }
+        let b = Buffer(batch: e.decoder.makeBatch(), partition: partition, streams: router.streams.count, now: now)
         buffers[key] = b
+        entities[key.entity].openBuffers += 1
         // A new buffer may be due (by idleness or age) before the timer's next look.
         let due = now.advanced(by: min(policy.idle, policy.maxAge))
         if scheduledWake.map({ due < $0 }) ?? true {
@@ -435,6 +500,7 @@ actor WorkerState {
 
     private func seal(_ key: Key, reason: FlushPolicy.Reason) {
         guard !closed, let b = buffers.removeValue(forKey: key) else { return }
+        entities[key.entity].openBuffers -= 1
         measure(b)
         bufferedBytes -= b.memoryBytes
         guard b.rows > 0 else { return }
@@ -445,8 +511,9 @@ actor WorkerState {
         for (s, list) in b.ids.enumerated() where !list.isEmpty { ids.append((router.streams[s].stream, list)) }
         inFlightIDs[sequence] = ids
         inFlightSince[sequence] = (key.entity, b.firstAppend)
-        jobs.yield(FlushJob(sequence: sequence, entity: entities[key.entity].config.name, partition: key.partition,
-                            batch: b.batch, ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
+        let config = entities[key.entity].config
+        jobs.yield(FlushJob(sequence: sequence, entity: config.name, partition: b.partition, batch: b.batch,
+                            droppedColumns: config.partitionColumnsInFile ? [] : Set(config.partitionBy), ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
                             reason: reason, firstAppend: b.firstAppend,
                             schemaVersion: entities[key.entity].evolution?.schema.version))
     }

@@ -177,7 +177,7 @@ struct BatchBuilder {
         #expect(!memoryJobs.isEmpty)
         // Largest first.
         #expect(memoryJobs.map(\.memoryBytes) == memoryJobs.map(\.memoryBytes).sorted(by: >))
-        #expect(jobs.contains { $0.reason == .shutdown && $0.partition.components.hour == 0 })
+        #expect(jobs.contains { $0.reason == .shutdown && $0.partition.time?.components.hour == 0 })
         for j in jobs { await h.state.completed(j) }
         await reader.value
         #expect(resumed.withLock { $0 })
@@ -197,7 +197,7 @@ struct BatchBuilder {
         let r = await h.state.ingest(b.batch, now: t0)
         #expect(r.rows == 4 && r.deadLetters.isEmpty)
         let jobs = await h.sealed()
-        let years = Set(jobs.map { $0.partition.components.year })
+        let years = Set(jobs.compactMap { $0.partition.time?.components.year })
         #expect(years.contains(1970))
         #expect(years.max()! > 294_000)
         #expect(jobs.reduce(0) { $0 + $1.rows } == 4)
@@ -270,6 +270,63 @@ struct BatchBuilder {
         let jobs = await h.sealed()
         #expect(jobs.map(\.reason) == [.schema, .shutdown])
         #expect(jobs.map(\.schemaVersion) == [1, 2])
+    }
+
+    static let tenants = """
+      ev:
+        stream: ev
+        payload: json:data
+        time: at
+        partition_by: [tenant, n]
+        time_partition: day
+        partition_columns_in_file: false
+        columns:
+          tenant: string
+          n: int32
+          at: timestamp(ms, utc)
+          v: string
+    """
+
+    @Test func partitionsAreBuffersOfTheirOwnAndTheLeastRecentlyAppendedGoesFirst() async throws {
+        let h = try Harness(Self.config("max_rows: 100, max_open_partitions: 3", entities: Self.tenants))
+        var b = BatchBuilder("ev")
+        // 2024-02-29T13:45Z and an hour later: one day, so one buffer per tenant.
+        let rows: [(String, String)] = [("\"a\"", "1709214300000"), ("\"b/=\"", "1709214300000"), ("null", "1709217900000"),
+                                        ("\"a\"", "1709217900000"), ("\"d\"", "1709214300000"), ("\"\"", "1709214300000")]
+        for (i, (t, at)) in rows.enumerated() {
+            b.add("\(i + 1)-0", [("data", #"{"tenant": \#(t), "n": 7, "at": \#(at), "v": "x"}"#)])
+        }
+        let r = await h.state.ingest(b.batch, now: t0)
+        #expect(r.rows == 6 && r.deadLetters.isEmpty)
+        let jobs = await h.sealed()
+        // a, b/=, null open; a appended again; d evicts b/= (least recently appended); "" is the
+        // null partition, appended to that buffer.
+        #expect(jobs.first?.reason == .partitions)
+        #expect(jobs.first?.partition.path == "tenant=b%2F%3D/n=7/year=2024/month=02/day=29")
+        let paths = Dictionary(jobs.map { ($0.partition.path, $0.rows) }, uniquingKeysWith: +)
+        #expect(paths == ["tenant=a/n=7/year=2024/month=02/day=29": 2,
+                          "tenant=b%2F%3D/n=7/year=2024/month=02/day=29": 1,
+                          "tenant=__HIVE_DEFAULT_PARTITION__/n=7/year=2024/month=02/day=29": 2,
+                          "tenant=d/n=7/year=2024/month=02/day=29": 1], "\(paths)")
+        #expect(jobs.filter { $0.reason == .partitions }.count == 1)
+        // The partition columns stay out of the file (the rows keep them in the buffer).
+        let file = try jobs[0].fileBatch()
+        #expect(file.schema.fields.map(\.name) == ["at", "v", "_stream_id"])
+        #expect(jobs[0].batch.schema.fields.map(\.name) == ["tenant", "n", "at", "v", "_stream_id"])
+    }
+
+    @Test func aPartitionValueTooLongForAKeyIsDeadLettered() async throws {
+        let h = try Harness(Self.config("max_rows: 100", entities: Self.tenants))
+        var b = BatchBuilder("ev")
+        let long = String(repeating: "/", count: 100)  // 300 bytes escaped
+        b.add("1-0", [("data", #"{"tenant": "\#(long)", "n": 1, "at": 1709214300000}"#)])
+        b.add("2-0", [("data", #"{"tenant": "ok", "n": 1, "at": 1709214300000}"#)])
+        let r = await h.state.ingest(b.batch, now: t0)
+        #expect(r.rows == 1)
+        #expect(r.deadLetters.map(\.reason) == ["partition"] && r.deadLetters.first?.entry == 0)
+        #expect(r.deadLetters.first?.error.contains("more than 255") == true, "\(r.deadLetters)")
+        let jobs = await h.sealed()
+        #expect(jobs.map(\.partition.path) == ["tenant=ok/n=1/year=2024/month=02/day=29"])
     }
 }
 

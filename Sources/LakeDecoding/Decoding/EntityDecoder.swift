@@ -90,6 +90,10 @@ public final class EntityDecoder {
     private let timeColumn: Int
     /// True between a successful stage and its commit: a failed or already committed row is never appended.
     private var hasStagedRow = false
+    /// Indexes among `columns` of the entity's `partition_by` columns, in order.
+    private let partitionColumns: [Int]
+    /// True when the entity has `partition_by` columns.
+    public var hasPartitionColumns: Bool { !partitionColumns.isEmpty }
 
     /// - Parameters:
     ///   - schema: the file schema (declared plus evolved columns); default: the declared columns.
@@ -125,6 +129,7 @@ public final class EntityDecoder {
         streamIDLeaf = leaf
         requiredColumns = cols.indices.filter { !cols[$0].nullable }
         timeColumn = entity.timeColumn.flatMap { t in cols.firstIndex { $0.name == t } } ?? -1
+        partitionColumns = entity.partitionBy.compactMap { p in cols.firstIndex { $0.name == p && $0.spec != nil } }
         dryRunBatch = RowBatch(parquetSchema)
 
         // Key space: in `fields` mode each source is one entry field name, taken whole.
@@ -230,6 +235,65 @@ public final class EntityDecoder {
             return ValueParsers.fromEpochMillis(v, unit: .micros)
         case .micros: return v
         case .nanos: return v / 1000 - (v % 1000 < 0 ? 1 : 0)
+        }
+    }
+
+    /// The identity of the staged row's `partition_by` values as bytes, written over `key`
+    /// (capacity kept): two rows go to the same partition exactly when their keys are equal.
+    /// A null and an empty string are the same partition (Hive's default one).
+    public func stagedPartitionKey(into key: inout [UInt8]) {
+        key.removeAll(keepingCapacity: true)
+        for c in partitionColumns {
+            let slot = staged + c
+            guard slot.pointee.generation == generation, !slot.pointee.isNull else {
+                key.append(0)
+                continue
+            }
+            let v = slot.pointee.value
+            let spec = specs[c]
+            switch spec.kind {
+            case .string, .uuid, .binary, .json:
+                guard v.length > 0 else { key.append(0); continue }
+                key.append(1)
+                withUnsafeBytes(of: UInt32(truncatingIfNeeded: v.length).littleEndian) { key.append(contentsOf: $0) }
+                let p = v.pointer ?? UnsafeRawPointer(arena.base + v.offset)
+                key.append(contentsOf: UnsafeRawBufferPointer(start: p, count: v.length))
+            case .decimal where spec.precision > 18:
+                key.append(1)
+                withUnsafeBytes(of: v.big) { key.append(contentsOf: $0) }
+            default:
+                key.append(1)
+                withUnsafeBytes(of: v.i) { key.append(contentsOf: $0) }
+            }
+        }
+    }
+
+    /// The staged row's `partition_by` values as Hive writes them (nil: null or empty): integers
+    /// and decimals plain, booleans `true`/`false`, dates `YYYY-MM-DD`, times `HH:MM:SS[.ffffff]`,
+    /// timestamps `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC for UTC columns), UUIDs 8-4-4-4-12.
+    public func stagedPartitionValues() -> [String?] {
+        partitionColumns.map { c -> String? in
+            let slot = staged + c
+            guard slot.pointee.generation == generation, !slot.pointee.isNull else { return nil }
+            let v = slot.pointee.value
+            let spec = specs[c]
+            func bytes() -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(start: v.pointer ?? UnsafeRawPointer(arena.base + v.offset), count: v.length)
+            }
+            switch spec.kind {
+            case .bool: return v.i != 0 ? "true" : "false"
+            case .int: return String(v.i)
+            case .uint64: return String(UInt64(bitPattern: v.i))
+            case .decimal: return ValueText.decimal(spec.precision > 18 ? v.big : Int128(v.i), scale: spec.scale)
+            case .date: return ValueText.date(days: Int(v.i))
+            case .time: return ValueText.time(v.i, perSecond: 1_000_000, digits: 6)
+            case .timestamp:
+                return ValueText.timestamp(v.i, perSecond: spec.unit.perSecond, digits: spec.unit.digits, utc: false,
+                                           separator: " ")
+            case .uuid: return v.length == 16 ? ValueText.uuid(bytes()) : nil
+            case .string, .json, .binary: return v.length == 0 ? nil : String(decoding: bytes(), as: UTF8.self)
+            case .float32, .float64: return String(v.d)
+            }
         }
     }
 

@@ -338,7 +338,8 @@ private struct Reader {
     }
 
     func flush(_ n: YAMLNode, _ f: inout FlushConfig) throws(ConfigError) {
-        for (key, v) in try mapping(n, allowed: ["max_rows", "max_bytes", "max_age", "idle", "memory_limit", "shutdown_grace"]) {
+        for (key, v) in try mapping(n, allowed: ["max_rows", "max_bytes", "max_age", "idle", "memory_limit", "shutdown_grace",
+                                                      "max_open_partitions"]) {
             if v.isNull { continue }
             switch key {
             case "max_rows": f.maxRows = try int(v)
@@ -346,6 +347,9 @@ private struct Reader {
             case "max_age": f.maxAge = try duration(v)
             case "idle": f.idle = try duration(v)
             case "memory_limit": f.memoryLimit = try size(v)
+            case "max_open_partitions":
+                f.maxOpenPartitions = try int(v, min: 1)
+                guard f.maxOpenPartitions <= 1_000_000 else { throw error(v, "at most 1000000") }
             default: f.shutdownGrace = try duration(v)
             }
         }
@@ -423,8 +427,12 @@ private struct Reader {
         var columnsNode: YAMLNode?
         var maxColumns: (Int, YAMLNode)?
         var emptyAsNull: (Bool, YAMLNode)?
+        var partitionBy: YAMLNode?
+        var inFile = true
+        var granularity = TimeGranularity.hour
         for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "max_columns",
-                                                 "empty_as_null", "columns"]) {
+                                                 "empty_as_null", "partition_by", "partition_columns_in_file",
+                                                 "time_partition", "columns"]) {
             if v.isNull { continue }
             switch key {
             case "stream": stream = try nonEmpty(v)
@@ -445,6 +453,12 @@ private struct Reader {
                 unknown = u
             case "max_columns": maxColumns = (try int(v, min: 1), v)
             case "empty_as_null": emptyAsNull = (try bool(v), v)
+            case "partition_by": partitionBy = v
+            case "partition_columns_in_file": inFile = try bool(v)
+            case "time_partition":
+                let s = try string(v)
+                guard let g = TimeGranularity(rawValue: s) else { throw error(v, "expected hour, day, month, year or none; found '\(s)'") }
+                granularity = g
             default: columnsNode = v
             }
         }
@@ -475,6 +489,9 @@ private struct Reader {
         var entity = EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
                                   unknownFields: unknown, columns: columns)
         if let (m, _) = maxColumns { entity.maxColumns = m }
+        entity.timePartition = granularity
+        entity.partitionColumnsInFile = inFile
+        if let pn = partitionBy { entity.partitionBy = try partitionColumns(pn, columns: columns) }
         if let (e, en) = emptyAsNull {
             guard case .fields = payload else {
                 throw error(en, "only with payload: fields (a JSON payload says null itself)")
@@ -482,6 +499,41 @@ private struct Reader {
             entity.emptyAsNull = e
         }
         return entity
+    }
+
+    /// `partition_by`: a list of declared scalar columns (not float, binary or json), each once.
+    func partitionColumns(_ n: YAMLNode, columns: [ColumnConfig]) throws(ConfigError) -> [String] {
+        let items: [YAMLNode]
+        if case .sequence(let s) = n.node {
+            items = s.enumerated().map { YAMLNode(node: $0.element, path: "\(n.path)[\($0.offset)]") }
+        } else {
+            items = [n]
+        }
+        guard items.count <= 16 else { throw error(n, "at most 16 partition columns") }
+        var out: [String] = []
+        for item in items {
+            let name = try nonEmpty(item)
+            guard let col = columns.first(where: { $0.name == name }) else {
+                throw error(item, "no declared column named \(name) (a partition column must be one of the entity's columns)")
+            }
+            guard !out.contains(name) else { throw error(item, "\(name) is listed twice") }
+            if let why = Self.partitionRefusal(col.type) {
+                throw error(item, "\(name) cannot partition: \(why)")
+            }
+            out.append(name)
+        }
+        return out
+    }
+
+    /// Why a column of this type cannot be a partition column (nil: it can).
+    static func partitionRefusal(_ type: ColumnType) -> String? {
+        if type.isNested { return "it is a nested column (\(type.description)); partition values are scalars" }
+        switch type {
+        case .float32, .float64: return "it is a float column; equal values may print differently, and NaN has no partition"
+        case .binary: return "it is a binary column; partition values are text"
+        case .json: return "it is a json column; a document is not a partition value"
+        default: return nil
+        }
     }
 
     func column(_ name: String, _ n: YAMLNode, payload: EntityConfig.Payload) throws(ConfigError) -> ColumnConfig {

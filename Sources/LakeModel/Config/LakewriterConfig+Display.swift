@@ -36,6 +36,7 @@ extension LakewriterConfig {
         out += "  row_group_rows: \(parquet.rowGroupRows)\n  row_group_bytes: \(z(parquet.rowGroupBytes))\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
         out += "flush:\n  max_rows: \(flush.maxRows)\n  max_bytes: \(z(flush.maxBytes))\n  max_age: \(d(flush.maxAge))\n"
         out += "  idle: \(d(flush.idle))\n  memory_limit: \(z(flush.memoryLimit))\n  shutdown_grace: \(d(flush.shutdownGrace))\n"
+        out += "  max_open_partitions: \(flush.maxOpenPartitions)\n"
         out += "http:\n  listen: \(q(http.listen))\n  liveness_timeout: \(http.livenessTimeout.map(d) ?? "none")\n"
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
         out += "dead_letters:\n  breaker: \(deadLetters.breaker ? "on" : "off")\n  breaker_ratio: \(deadLetters.breakerRatio)\n"
@@ -47,6 +48,11 @@ extension LakewriterConfig {
             out += "    payload: \(q(e.payload.description))\n"
             if case .fields = e.payload { out += "    empty_as_null: \(e.emptyAsNull)\n" }
             out += "    time: \(e.timeColumn.map(q) ?? "null")  # null: the entry id's time\n"
+            out += "    time_partition: \(e.timePartition.rawValue)\n"
+            if !e.partitionBy.isEmpty {
+                out += "    partition_by: [\(e.partitionBy.map(q).joined(separator: ", "))]\n"
+                out += "    partition_columns_in_file: \(e.partitionColumnsInFile)\n"
+            }
             out += "    unknown_fields: \(e.unknownFields.rawValue)\n"
             if e.unknownFields == .evolve { out += "    max_columns: \(e.maxColumns)\n" }
             out += "    columns:\n"

@@ -249,6 +249,9 @@ public struct FlushConfig: Sendable, Equatable {
     public var memoryLimit: Int64 = 512 << 20
     /// Time allowed to drain on SIGTERM. Default 25s.
     public var shutdownGrace: Duration = .seconds(25)
+    /// Buffers (partitions: field values and time) an entity may hold open at once; past it, the
+    /// least recently appended one is flushed (reason `partitions`). Default 1000.
+    public var maxOpenPartitions = 1000
 
     public init() {}
 }
@@ -323,6 +326,13 @@ public struct EntityConfig: Sendable, Equatable {
     /// or binary is null (a ` not null` column then rejects the row as missing) instead of a
     /// conversion error. String and binary columns keep `""` as the empty value. Default true.
     public var emptyAsNull = true
+    /// Columns whose values make the Hive segments `COLUMN=value/` before the time segments, in
+    /// this order (declared scalar columns, not float, binary or json).
+    public var partitionBy: [String] = []
+    /// Whether the `partition_by` columns stay in the files too. Default true.
+    public var partitionColumnsInFile = true
+    /// The time segments of the object keys. Default hour.
+    public var timePartition: TimeGranularity = .hour
     /// In the order of the file.
     public var columns: [ColumnConfig]
 
@@ -351,6 +361,20 @@ public struct EntityConfig: Sendable, Equatable {
             }
         }
     }
+}
+
+/// How finely files are partitioned by time: the Hive segments of an object key.
+public enum TimeGranularity: String, Sendable, Equatable, CaseIterable {
+    /// `year=/month=/day=/hour=`
+    case hour
+    /// `year=/month=/day=`
+    case day
+    /// `year=/month=`
+    case month
+    /// `year=`
+    case year
+    /// No time segments.
+    case none
 }
 
 /// What happens to payload fields no column reads.

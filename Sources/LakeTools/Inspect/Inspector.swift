@@ -290,10 +290,7 @@ public enum Inspector {
         "0x" + b.map { String($0, radix: 16).leftPad(2) }.joined()
     }
 
-    static func formatDate(_ days: Int) -> String {
-        let (y, m, d) = CivilCalendar.civilFromDays(days)
-        return "\(String(y).leftPad(4))-\(String(m).leftPad(2))-\(String(d).leftPad(2))"
-    }
+    static func formatDate(_ days: Int) -> String { ValueText.date(days: days) }
 
     static func perSecond(_ u: TimeUnit) -> Int64 {
         switch u {
@@ -303,46 +300,19 @@ public enum Inspector {
         }
     }
 
-    static func fraction(_ sub: Int64, _ u: TimeUnit) -> String {
-        let digits = u == .millis ? 3 : u == .micros ? 6 : 9
-        return sub == 0 ? "" : "." + String(sub).leftPad(digits)
-    }
+    static func digits(_ u: TimeUnit) -> Int { u == .millis ? 3 : u == .micros ? 6 : 9 }
 
     static func formatTime(_ v: Int64, unit: TimeUnit) -> String {
-        let ps = perSecond(unit)
-        let secs = v / ps
-        let sub = v % ps
-        return "\(String(secs / 3600).leftPad(2)):\(String(secs / 60 % 60).leftPad(2)):\(String(secs % 60).leftPad(2))" + fraction(sub, unit)
+        ValueText.time(v, perSecond: perSecond(unit), digits: digits(unit))
     }
 
     static func formatTimestamp(_ v: Int64, unit: TimeUnit, utc: Bool) -> String {
-        let ps = perSecond(unit)
-        var secs = v / ps
-        var sub = v % ps
-        if sub < 0 { sub += ps; secs -= 1 }
-        var days = secs / 86_400
-        var tod = secs % 86_400
-        if tod < 0 { tod += 86_400; days -= 1 }
-        return formatDate(Int(days)) + "T" + formatTime(tod * ps + sub, unit: unit) + (utc ? "Z" : "")
+        ValueText.timestamp(v, perSecond: perSecond(unit), digits: digits(unit), utc: utc)
     }
 
-    static func formatDecimal(_ v: Int128, scale: Int) -> String {
-        let negative = v < 0
-        var digits = String(v.magnitude)
-        // A scale no decimal has (footers are not trusted): the unscaled value and the scale.
-        guard (0...76).contains(scale) else { return (negative ? "-" : "") + digits + (scale < 0 ? "e\(-scale)" : "e-\(scale)") }
-        if scale > 0 {
-            digits = digits.leftPad(scale + 1)
-            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
-        }
-        return (negative ? "-" : "") + digits
-    }
+    static func formatDecimal(_ v: Int128, scale: Int) -> String { ValueText.decimal(v, scale: scale) }
 
-    static func formatUUID(_ b: [UInt8]) -> String {
-        let h = b.map { String($0, radix: 16).leftPad(2) }.joined()
-        let c = Array(h)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
-    }
+    static func formatUUID(_ b: [UInt8]) -> String { ValueText.uuid(b) }
 }
 
 extension InspectReport {

@@ -26,7 +26,7 @@
 /// stored silently: the builder remembers the first such error with its row,
 /// and ``ParquetWriter/write(_:)`` throws it without writing anything of the batch.
 public struct ColumnBuilder: Sendable {
-    public let descriptor: ColumnDescriptor
+    public internal(set) var descriptor: ColumnDescriptor
 
     // Storage kinds, compared on every append (cheaper than the enum with payload).
     @usableFromInline static let kBool: UInt8 = 0, kInt32: UInt8 = 1, kInt64: UInt8 = 2, kFloat: UInt8 = 3,

@@ -20,6 +20,26 @@ public struct RowBatch: Sendable {
         self.columns = schema.columns.map { ColumnBuilder($0) }
     }
 
+    private init(schema: ParquetSchema, columns: [ColumnBuilder]) {
+        self.schema = schema
+        self.columns = columns
+    }
+
+    /// The same rows without the top-level fields named in `names` (their leaf columns are left
+    /// out; the other builders are shared, not copied). Throws when nothing would remain.
+    public func removingTopLevelFields(_ names: Set<String>) throws(ParquetError) -> RowBatch {
+        guard schema.fields.contains(where: { names.contains($0.name) }) else { return self }
+        let kept = try ParquetSchema(schema.fields.filter { !names.contains($0.name) }, name: schema.name)
+        var out: [ColumnBuilder] = []
+        out.reserveCapacity(kept.columns.count)
+        for c in columns where !names.contains(c.descriptor.path[0]) {
+            var b = c
+            b.descriptor = kept.columns[out.count]
+            out.append(b)
+        }
+        return RowBatch(schema: kept, columns: out)
+    }
+
     /// A copy of the builder at this dotted path (`"address.city"`), for inspection; append
     /// through `columns[schema.columnIndex(path)!]`.
     public subscript(path: String) -> ColumnBuilder? {
