@@ -130,4 +130,50 @@ struct BackfillEntityTests {
             """)
         #expect(wrong == [["0"]])
     }
+
+    /// The entity's partition layout (`partition_by`, `time_partition`, columns left out of the
+    /// file) is the worker's too: same keys, same footer schema, values read back from the paths.
+    @Test func backfillUsesTheEntitysPartitionLayout() async throws {
+        let dsn = try #require(TestEnvironment.postgres)
+        let python = try #require(TestEnvironment.python)
+        let dir = try TestEnvironment.temporaryDirectory("bf-layout").path
+        let lake = dir + "/lake"
+        let configPath = dir + "/lakewriter.yaml"
+        let yaml = Self.config(lake: lake).replacingOccurrences(of: "    time: created_at\n", with:
+            "    time: created_at\n    partition_by: [city]\n    partition_columns_in_file: false\n    time_partition: day\n")
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader(environment: [:]).load(path: configPath)
+        #expect(config.entities[0].partitionBy == ["city"])
+        try await Self.workerFile(config: config, lake: lake)
+
+        let conn = try PGConnection(dsn)
+        let schema = "bfl_\(UUID().uuidString.prefix(8).lowercased())"
+        try conn.exec("""
+            CREATE SCHEMA \(schema);
+            CREATE TABLE \(schema).orders (id serial PRIMARY KEY, order_id uuid NOT NULL, amount numeric, created_at timestamptz,
+                                           note text, lines jsonb, addr jsonb);
+            INSERT INTO \(schema).orders (order_id, amount, created_at, addr)
+            SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, g, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 hour',
+                   CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN jsonb_build_object('city', 'Köln') ELSE jsonb_build_object('city', 'a/b=c') END
+            FROM generate_series(1, 60) g;
+            """)
+        defer { try? conn.exec("DROP SCHEMA \(schema) CASCADE") }
+        let binary = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter-backfill").path
+        let r = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+                                               "--entity", "orders", "--jobs", "2"], check: false)
+        #expect(r.status == 0, "\(r.stderr)")
+        let files = (FileManager.default.enumerator(atPath: lake)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".parquet") }
+        let pattern = #/^orders/city=(Köln|a%2Fb%3Dc|Berlin|__HIVE_DEFAULT_PARTITION__)/year=2026/month=01/day=0[1-3]/[0-9a-f-]{36}\.parquet$/#
+        #expect(files.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(files)")
+        #expect(files.contains { $0.contains("city=Berlin/") })  // the worker's rows
+        // One schema for the worker's and the backfill's files, without the partition column.
+        let schemas = try Set(files.map { try ParquetReadback.metadata(path: lake + "/" + $0).schema.split(separator: "\n").dropFirst() })
+        #expect(schemas.count == 1, "\(schemas)")
+        #expect(!(schemas.first?.joined().contains("city") ?? true), "\(schemas)")
+        let rows = try Self.duck(python, """
+            SELECT coalesce(city, 'null'), count(*), count(*) FILTER (WHERE day(created_at) <> day) FROM read_parquet('\(lake)/orders/**/*.parquet', hive_partitioning = true)
+            GROUP BY 1 ORDER BY 1
+            """)
+        #expect(rows == [["Berlin", "3", "0"], ["a/b=c", "20", "0"], ["null", "20", "0"], ["Köln", "20", "0"]].sorted { $0[0]! < $1[0]! }, "\(rows)")
+    }
 }
