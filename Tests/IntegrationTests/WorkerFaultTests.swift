@@ -62,7 +62,7 @@ final class PortBox: Sendable {
         var ids: Set<String> = []
         try await WorkerTests.withWorker(config) { _ in
             ids.formUnion(try await Self.produce(client, stream, 0..<150))
-            try await WorkerTests.waitUntil(timeout: .seconds(10), "the entries read into buffers") {
+            try await WorkerTests.waitUntil(timeout: .seconds(30), "the entries read into buffers") {
                 (try? await client.pending(stream: stream, group: "g-\(id)"))?.count == 150
             }
             #expect(try await store.list(prefix: "lake/", continuationToken: nil, maxKeys: 10).objects.isEmpty)
