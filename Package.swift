@@ -84,11 +84,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Delta Lake tables: schema mapping, add statistics, the log reader, checkpoints, the committer.
+        .target(
+            name: "DeltaLake",
+            dependencies: [
+                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The stream worker.
         .target(
             name: "LakeWorker",
             dependencies: [
-                "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore", "RedisStreams", "Retrying",
+                "LakeModel", "LakeDecoding", "LakeOutput", "DeltaLake", "Parquet", "ObjectStore", "RedisStreams", "Retrying",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,7 +126,7 @@ let package = Package(
         .target(
             name: "Backfill",
             dependencies: [
-                "PostgresSource", "LakeModel", "LakeDecoding", "LakeOutput", "Parquet", "ObjectStore",
+                "PostgresSource", "LakeModel", "LakeDecoding", "LakeOutput", "DeltaLake", "Parquet", "ObjectStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -155,12 +164,14 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LakeDecodingTests", dependencies: ["LakeDecoding", "LakeModel", "Parquet", "TestSupport"]),
         .testTarget(name: "LakeOutputTests", dependencies: ["LakeOutput", "LakeModel", "Parquet", "ObjectStore", "TestSupport"]),
+        .testTarget(name: "DeltaLakeTests", dependencies: ["DeltaLake", "LakeModel", "LakeOutput", "Parquet", "ObjectStore",
+                                                           "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LakeWorkerTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
                                                             "RedisStreams", "TestSupport"]),
         .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeWorker", "LakeModel", "LakeDecoding", "LakeOutput",
                                                            "Parquet", "ObjectStore", "RedisStreams", "TestSupport",
                                                            .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "Parquet",
+        .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "DeltaLake", "Parquet",
                                                              "ObjectStore", "RedisStreams", "PostgresSource", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import DeltaLake
 import Foundation
 import LakeModel
 import LakeOutput
@@ -101,6 +102,9 @@ extension LakewriterWorker {
                 }
             }
         }
+        if let table = deltaTables[job.entity] {
+            guard await commitToDelta(job, table: table, key: key, fileBatch: fileBatch, written: written) else { return }
+        }
         let elapsed = start.duration(to: .now)
         await state.learnEncodedSize(entity: job.entity, rawBytes: job.rawBytes, fileBytes: written.bytes)
         metrics.fileWritten(entity: job.entity, rows: job.rows, bytes: written.bytes, duration: elapsed, reason: job.reason,
@@ -118,6 +122,63 @@ extension LakewriterWorker {
             } catch {
                 logger.warning("acknowledgement abandoned at shutdown; the entries will be read again",
                                metadata: ["stream": "\(stream)", "entries": .stringConvertible(ids.count)])
+            }
+        }
+    }
+
+    /// Commits a durable file to its entity's Delta table, retrying storage errors until it lands
+    /// (a retried PUT that did land is recognised). False when the entries must stay pending: the
+    /// worker is stopping, or the commit conflicts (the file stays out of the table, unreferenced).
+    func commitToDelta(_ job: FlushJob, table: DeltaTable, key: String, fileBatch: RowBatch,
+                       written: ParquetUpload.Result) async -> Bool {
+        let started = ContinuousClock.now
+        let partitionColumns = job.partition.fields.map(\.column)
+        let add = DeltaAdd(path: String(key.dropFirst(job.entity.count + 1)),
+                           partitionValues: job.partition.fields.map { ($0.column, $0.value) },
+                           size: Int64(written.bytes), modificationTime: Int64(Date().timeIntervalSince1970 * 1000),
+                           stats: written.metadata.map { DeltaStats.json(schema: fileBatch.schema, metadata: $0) })
+        var commit = DeltaCommit(adds: [add], schema: job.batch.schema, partitionColumns: partitionColumns,
+                                 schemaVersion: job.schemaVersion ?? 1)
+        commit.info = [("entity", job.entity), ("streams", job.ids.map(\.stream).joined(separator: ",")),
+                       ("rows", String(job.rows))]
+        let retriedBefore = await table.conflictsRetried
+        var attempt = 0
+        while true {
+            do {
+                let version = try await table.commit(commit)
+                let conflicts = await table.conflictsRetried - retriedBefore
+                metrics.deltaCommitted(entity: job.entity, duration: started.duration(to: .now), conflicts: conflicts)
+                logger.debug("delta commit", metadata: ["entity": "\(job.entity)", "version": "\(version)", "key": "\(key)"])
+                return true
+            } catch let error as DeltaError {
+                if case .log = error {} else {
+                    logger.error("delta commit refused; the file stays out of the table and its entries pending", metadata: [
+                        "entity": "\(job.entity)", "key": "\(key)", "error": "\(error)",
+                    ])
+                    metrics.flushFailed(entity: job.entity)
+                    return false
+                }
+                attempt += 1
+                logger.error("delta commit failed, retrying", metadata: ["entity": "\(job.entity)", "error": "\(error)"])
+            } catch {
+                attempt += 1
+                metrics.flushFailed(entity: job.entity)
+                logger.error("delta commit failed, retrying", metadata: [
+                    "entity": "\(job.entity)", "key": "\(key)", "attempt": .stringConvertible(attempt), "error": "\(error)",
+                ])
+            }
+            if Task.isCancelled {
+                abandoned.withLock { $0 += 1 }
+                logger.warning("delta commit abandoned at shutdown; the file is not in the table, entries stay pending",
+                               metadata: ["entity": "\(job.entity)", "key": "\(key)"])
+                return false
+            }
+            alive.flushProgress()
+            do {
+                try await Task.sleep(for: Backoff(initial: .milliseconds(100), maximum: .seconds(30)).delay(attempt: attempt - 1))
+            } catch {
+                abandoned.withLock { $0 += 1 }
+                return false
             }
         }
     }

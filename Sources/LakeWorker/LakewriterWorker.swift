@@ -2,6 +2,7 @@ import LakeModel
 import Retrying
 import LakeOutput
 import LakeDecoding
+import DeltaLake
 import Foundation
 import Logging
 import ObjectStore
@@ -29,6 +30,8 @@ public final class LakewriterWorker: Service, Sendable {
     let logger: Logger
     public let metrics: WorkerMetrics
     let store: any ObjectStore
+    /// The Delta table of each entity with `table_format: delta`.
+    let deltaTables: [String: DeltaTable]
     let client: RedisStreamClient
     /// Acknowledgements and dead letters (the client; a recorder in unit tests).
     let entries: any EntryAcknowledging
@@ -71,6 +74,12 @@ public final class LakewriterWorker: Service, Sendable {
         }, onRequest: { event in
             m.storeRequest(operation: event.operation, status: event.status)
         })
+        var tables: [String: DeltaTable] = [:]
+        for e in config.entities where e.tableFormat == .delta {
+            tables[e.name] = DeltaTable(store: self.store, root: e.name + "/",
+                                        checkpointInterval: config.storage.deltaCheckpointInterval, logger: logger)
+        }
+        deltaTables = tables
         redisConfiguration = try config.redis.connection()
         if redisConfiguration.tls?.insecureSkipVerify == true {
             logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")

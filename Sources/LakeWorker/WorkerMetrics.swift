@@ -131,6 +131,18 @@ public final class WorkerMetrics: Sendable {
         }
     }
 
+    /// One Delta commit of `entity`'s table: its duration (retries at later versions included)
+    /// and how many versions other writers had taken first.
+    public func deltaCommitted(entity: String, duration: Duration, conflicts: Int) {
+        counter("lakewriter_delta_commits_total", "Delta commits made", [("entity", entity)]).increment()
+        histogram("lakewriter_delta_commit_seconds", "Time to commit one file to its Delta table", [("entity", entity)])
+            .recordNanoseconds(duration.nanoseconds)
+        if conflicts > 0 {
+            counter("lakewriter_delta_commit_retries_total", "Delta versions another writer took first", [("entity", entity)])
+                .increment(by: Int64(conflicts))
+        }
+    }
+
     public func eventsConsumed(stream: String, _ n: Int) {
         counter("lakewriter_events_consumed_total", Help.consumed, [("stream", stream)])
             .increment(by: Int64(n))

@@ -513,7 +513,8 @@ actor WorkerState {
         inFlightSince[sequence] = (key.entity, b.firstAppend)
         let config = entities[key.entity].config
         jobs.yield(FlushJob(sequence: sequence, entity: config.name, partition: b.partition, batch: b.batch,
-                            droppedColumns: config.partitionColumnsInFile ? [] : Set(config.partitionBy), ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
+                            droppedColumns: config.partitionColumnsInFile && config.tableFormat != .delta ? [] : Set(config.partitionBy),
+                            ids: ids, rows: b.rows, rawBytes: b.rawBytes, memoryBytes: b.memoryBytes,
                             reason: reason, firstAppend: b.firstAppend,
                             schemaVersion: entities[key.entity].evolution?.schema.version))
     }

@@ -15,6 +15,8 @@ public enum TestEnvironment {
     public static var s3SecretKey: String? { value("LAKEWRITER_TEST_S3_SECRET_KEY") }
     public static var s3Region: String { value("LAKEWRITER_TEST_S3_REGION") ?? "us-east-1" }
     public static var python: String? { value("LAKEWRITER_TEST_PYTHON") }
+    /// A Python with deltalake, polars and DuckDB with its delta extension (scripts/test makes it).
+    public static var deltaPython: String? { value("LAKEWRITER_TEST_DELTA_PYTHON") }
     public static var redisServerBinary: String { value("LAKEWRITER_REDIS_SERVER") ?? "/usr/bin/redis-server" }
     public static var weedBinary: String? { value("LAKEWRITER_WEED") }
     /// True under CI (`CI=true`): missing servers are then a failure, not a skip.

