@@ -1,4 +1,5 @@
 import Dispatch
+import DeltaLake
 import Foundation
 import LakeDecoding
 import LakeModel
@@ -25,6 +26,8 @@ package struct BackfillOptions: Sendable {
     package var maxFileBytes: Int64?
     package var resume: String?
     package var dryRun = false
+    /// Parquet files only, or one Delta commit of them all at the end (nil: the entity's format).
+    package var tableFormat: TableFormat?
     /// JSON Lines of rejected rows; nil: `lakewriter-backfill-RUN_ID.rejects.jsonl` in the working directory.
     package var rejects: String?
     /// A progress line on stderr (a terminal); otherwise a log line every 10 s.
@@ -133,6 +136,7 @@ package final class BackfillRun: @unchecked Sendable {
         var storage: StorageConfig
         var properties: WriterProperties
         var maxFileBytes: Int64
+        var tableFormat: TableFormat = .parquet
     }
 
     func setup() throws -> Setup {
@@ -180,8 +184,16 @@ package final class BackfillRun: @unchecked Sendable {
         }
         let maxFileBytes = o.maxFileBytes ?? config?.flush.maxBytes ?? (128 << 20)
         guard maxFileBytes >= 1 << 20 else { throw BackfillFailure(BackfillStatus.usage, "--max-file-bytes must be at least 1MiB") }
+        let format = o.tableFormat ?? entity?.tableFormat ?? .parquet
+        if format == .delta, let e = entity, e.tableFormat != .delta {
+            // The files must be written with the Delta mapping of the entity's types.
+            entity?.tableFormat = .delta
+            if let c = e.columns.lazy.compactMap({ $0.type.deltaRefusal }).first {
+                throw BackfillFailure(BackfillStatus.usage, "--table-format delta: entity \(e.name): \(c)")
+            }
+        }
         return Setup(config: config, entity: entity, storage: storage, properties: parquet.writerProperties,
-                     maxFileBytes: maxFileBytes)
+                     maxFileBytes: maxFileBytes, tableFormat: format)
     }
 
     /// Sets the session so text conversions are stable: UTC, ISO dates, shortest exact floats.
@@ -287,7 +299,7 @@ package final class BackfillRun: @unchecked Sendable {
             reader.entitySchema = schema
             do {
                 reader.schema = try schema.parquetSchema()
-                if !entity.partitionColumnsInFile && !entity.partitionBy.isEmpty {
+                if (!entity.partitionColumnsInFile || entity.tableFormat == .delta) && !entity.partitionBy.isEmpty {
                     reader.droppedColumns = Set(entity.partitionBy)
                     reader.schema = try RowBatch(reader.schema).removingTopLevelFields(reader.droppedColumns).schema
                 }
@@ -412,7 +424,7 @@ package final class BackfillRun: @unchecked Sendable {
         let context = JobContext(reader: reader, properties: properties, store: store,
                                  options: setup.storage.writerOptions, maxFileBytes: setup.maxFileBytes,
                                  prefix: setup.entity.map { $0.name + "/" } ?? "", manifests: manifests,
-                                 rejects: rejects, runHour: runHour)
+                                 rejects: rejects, runHour: runHour, delta: setup.tableFormat == .delta)
         let shared = coordinator
         for w in 0..<workers {
             group.enter()
@@ -468,12 +480,31 @@ package final class BackfillRun: @unchecked Sendable {
                 }
             }
         }
-        let final = BlockingWork.waitValue { await manifests.manifest }
+        var final = BlockingWork.waitValue { await manifests.manifest }
+        var deltaNote = ""
+        if setup.tableFormat == .delta && failure == nil && !interrupted {
+            let root = setup.entity.map { $0.name + "/" } ?? ""
+            do {
+                let schema = try setup.entity.map { try EntitySchema(entity: $0).parquetSchema() } ?? plan.mapping.schema
+                let manifest = final
+                let version = try BlockingWork.wait {
+                    try await self.commitDelta(manifest, store: store, root: root, schema: schema,
+                                               partitionColumns: setup.entity?.partitionBy ?? [], runID: runID,
+                                               source: plan.source, interval: setup.storage.deltaCheckpointInterval)
+                }
+                deltaNote = "; Delta table \(root.isEmpty ? "." : root) version \(version)"
+            } catch {
+                final.state = "failed"
+                err("error: every file is written but the Delta commit failed: \(error); commit them with --resume \(runID)\n")
+                _ = try? BlockingWork.wait { try await manifests.update { m in m.state = "failed"; m.error = "delta commit: \(error)" } }
+                return BackfillStatus.failure
+            }
+        }
         let secs = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 1e-9)
         let summary = "backfill \(runID) \(finalState): \(final.rows) rows in \(final.files.count) files "
             + "(\(final.bytes) bytes) in \(String(format: "%.2f", secs)) s, \(String(format: "%.0f", Double(rowsRead.load(ordering: .relaxed)) / secs)) rows/s"
             + (rejects.rejected > 0 ? ", \(rejects.rejected) rejected (\(rejects.writtenPath ?? rejects.path))" : "")
-            + "; manifest \(BackfillManifest.key(runID: runID))\n"
+            + "; manifest \(BackfillManifest.key(runID: runID))" + deltaNote + "\n"
         err(summary)
         logger.info("backfill ended", metadata: ["run": "\(runID)", "state": "\(finalState)", "rows": .stringConvertible(final.rows),
                                                  "files": .stringConvertible(final.files.count), "rejected": .stringConvertible(rejects.rejected)])
@@ -488,6 +519,45 @@ package final class BackfillRun: @unchecked Sendable {
         return rejects.rejected > 0 ? BackfillStatus.rejected : BackfillStatus.ok
     }
 
+    /// Commits every file of the run to the Delta table at `root` in one commit, whose commitInfo
+    /// names the run. A resume of a run whose commit already landed finds it and commits nothing.
+    func commitDelta(_ manifest: BackfillManifest, store: any ObjectStore, root: String, schema: ParquetSchema,
+                     partitionColumns: [String], runID: String, source: String, interval: Int) async throws -> Int64 {
+        let log = DeltaLog(store: store, root: root)
+        if let v = try await log.findCommit(infoKey: "run", value: runID) {
+            logger.info("the run is already committed to the Delta table", metadata: ["run": "\(runID)", "version": "\(v)"])
+            return v
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var adds: [DeltaAdd] = []
+        for f in manifest.files {
+            guard f.key.hasPrefix(root) else { throw DeltaError.log("file \(f.key) is not under the table \(root)") }
+            guard let values = DeltaAdd.partitionValues(ofKey: f.key, columns: partitionColumns) else {
+                throw DeltaError.log("file \(f.key) has no segment for a partition column (\(partitionColumns.joined(separator: ", ")))")
+            }
+            adds.append(DeltaAdd(path: String(f.key.dropFirst(root.count)), partitionValues: values, size: Int64(f.bytes),
+                                 modificationTime: now, stats: f.stats))
+        }
+        let table = DeltaTable(store: store, root: root, checkpointInterval: interval, logger: logger)
+        var commit = DeltaCommit(adds: adds, schema: schema, partitionColumns: partitionColumns)
+        commit.info = [("run", runID), ("source", source), ("files", String(adds.count)), ("rows", String(manifest.rows))]
+        var attempt = 0
+        while true {
+            do {
+                let v = try await table.commit(commit)
+                logger.info("backfill committed to the Delta table", metadata: ["run": "\(runID)", "version": "\(v)",
+                                                                                 "files": .stringConvertible(adds.count)])
+                return v
+            } catch let e as DeltaError {
+                throw e
+            } catch {
+                attempt += 1
+                guard attempt < 8 else { throw error }
+                try await Task.sleep(for: .milliseconds(200 << attempt))
+            }
+        }
+    }
+
     /// What a job thread needs to run chunks.
     struct JobContext: @unchecked Sendable {
         var reader: Reader
@@ -499,6 +569,7 @@ package final class BackfillRun: @unchecked Sendable {
         var manifests: ManifestStore
         var rejects: RejectsFile
         var runHour: HourPartition
+        var delta = false
     }
 
     func pages(of c: BackfillManifest.Chunk, plan: BackfillPlan) -> Int {
@@ -513,7 +584,7 @@ package final class BackfillRun: @unchecked Sendable {
         let manifests = context.manifests
         try BlockingWork.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
         var finished: [BackfillManifest.File] = []
-        let output = ChunkOutput(schema: context.reader.schema, dropping: context.reader.droppedColumns,
+        let output = ChunkOutput(schema: context.reader.schema, dropping: context.reader.droppedColumns, deltaStats: context.delta,
                                  properties: context.properties, store: context.store,
                                  options: context.options, prefix: context.prefix, maxFileBytes: context.maxFileBytes) { file in
             finished.append(file)

@@ -49,6 +49,15 @@ package struct BackfillManifest: Codable, Sendable, Equatable {
         package var key: String
         package var rows: Int
         package var bytes: Int
+        /// The Delta `add` statistics of the file (only when the run commits to a Delta table).
+        package var stats: String?
+
+        package init(key: String, rows: Int, bytes: Int, stats: String? = nil) {
+            self.key = key
+            self.rows = rows
+            self.bytes = bytes
+            self.stats = stats
+        }
     }
 
     package var rows: Int { chunks.reduce(0) { $0 + $1.rows } }

@@ -1,4 +1,5 @@
 import Dispatch
+import DeltaLake
 import Foundation
 import LakeModel
 import LakeOutput
@@ -35,6 +36,8 @@ final class ChunkOutput {
     let schema: ParquetSchema
     /// Columns of the written batches left out of the files.
     let dropping: Set<String>
+    /// Keeps each file's Delta statistics in the manifest (the run commits to a Delta table).
+    let deltaStats: Bool
     let properties: WriterProperties
     let store: any ObjectStore
     let options: ObjectWriterOptions
@@ -47,11 +50,12 @@ final class ChunkOutput {
     private var lastUse: [OutputPartition: Int] = [:]
     private var tick = 0
 
-    init(schema: ParquetSchema, dropping: Set<String> = [], properties: WriterProperties, store: any ObjectStore, options: ObjectWriterOptions,
+    init(schema: ParquetSchema, dropping: Set<String> = [], deltaStats: Bool = false, properties: WriterProperties, store: any ObjectStore, options: ObjectWriterOptions,
          prefix: String, maxFileBytes: Int64, maxOpen: Int = 16,
          onFinished: @escaping (BackfillManifest.File) throws -> Void) {
         self.schema = schema
         self.dropping = dropping
+        self.deltaStats = deltaStats
         self.properties = properties
         self.store = store
         self.options = options
@@ -87,7 +91,8 @@ final class ChunkOutput {
         lastUse[partition] = nil
         let rows = Int(f.rowCount)
         let result = try BlockingWork.wait { try await f.finish() }
-        try onFinished(BackfillManifest.File(key: f.key, rows: rows, bytes: result.bytes))
+        try onFinished(BackfillManifest.File(key: f.key, rows: rows, bytes: result.bytes,
+                                             stats: deltaStats ? result.metadata.map { DeltaStats.json(schema: schema, metadata: $0) } : nil))
     }
 
     /// Finishes every open file (the chunk is complete).

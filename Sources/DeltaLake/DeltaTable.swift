@@ -82,6 +82,17 @@ package struct DeltaLog: Sendable {
         return out
     }
 
+    /// The newest commit whose `commitInfo.lakewriter[infoKey]` is `value`, looking back at
+    /// most `limit` commits (nil: none).
+    package func findCommit(infoKey: String, value: String, limit: Int = 100_000) async throws -> Int64? {
+        let (commits, _) = try await listVersions()
+        for v in commits.reversed().prefix(limit) {
+            guard let actions = try await readCommit(v) else { continue }
+            if actions.contains(where: { $0["commitInfo"]?["lakewriter"]?[infoKey]?.string == value }) { return v }
+        }
+        return nil
+    }
+
     /// The current `metaData` and the version it was read at: the newest commit holding one,
     /// read backwards from `latest`.
     package func currentMetadata(latest: Int64) async throws -> DeltaMetadata? {

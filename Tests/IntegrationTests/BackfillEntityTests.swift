@@ -176,4 +176,68 @@ struct BackfillEntityTests {
             """)
         #expect(rows == [["Berlin", "3", "0"], ["a/b=c", "20", "0"], ["null", "20", "0"], ["Köln", "20", "0"]].sorted { $0[0]! < $1[0]! }, "\(rows)")
     }
+
+    /// `table_format: delta`: the backfill commits all its files in one commit, into the table
+    /// the worker commits to; a resume of a committed run commits nothing more.
+    @Test func backfillCommitsItsFilesInOneDeltaCommit() async throws {
+        let dsn = try #require(TestEnvironment.postgres)
+        let python = try #require(TestEnvironment.deltaPython)
+        let dir = try TestEnvironment.temporaryDirectory("bf-delta").path
+        let lake = dir + "/lake"
+        let configPath = dir + "/lakewriter.yaml"
+        let yaml = Self.config(lake: lake).replacingOccurrences(of: "storage: {url: \"file://\(lake)\"}",
+                                                                with: "storage: {url: \"file://\(lake)\", table_format: delta}")
+            .replacingOccurrences(of: "    time: created_at\n", with: "    time: created_at\n    partition_by: [city]\n")
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader(environment: [:]).load(path: configPath)
+        #expect(config.entities[0].tableFormat == .delta)
+        try await Self.workerFile(config: config, lake: lake)
+
+        let conn = try PGConnection(dsn)
+        let schema = "bfd_\(UUID().uuidString.prefix(8).lowercased())"
+        try conn.exec("""
+            CREATE SCHEMA \(schema);
+            CREATE TABLE \(schema).orders (id serial PRIMARY KEY, order_id uuid NOT NULL, amount numeric, created_at timestamptz, addr jsonb);
+            INSERT INTO \(schema).orders (order_id, amount, created_at, addr)
+            SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, g, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 hour',
+                   CASE WHEN g % 2 = 0 THEN jsonb_build_object('city', 'Köln') ELSE jsonb_build_object('city', 'a/b') END
+            FROM generate_series(1, 200) g;
+            """)
+        defer { try? conn.exec("DROP SCHEMA \(schema) CASCADE") }
+        let binary = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter-backfill").path
+        let r = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+                                               "--entity", "orders", "--jobs", "2"], check: false)
+        #expect(r.status == 0, "\(r.stderr)")
+        let run = try #require(r.stderr.firstMatch(of: #/backfill (\S+) done/#)?.1).description
+        #expect(r.stderr.contains("Delta table orders/ version"), "\(r.stderr)")
+        let script = """
+            import json, sys, os, glob, duckdb
+            from deltalake import DeltaTable
+            root = sys.argv[1]
+            dt = DeltaTable(root)
+            t = dt.to_pyarrow_table()
+            acts = dt.file_uris()
+            hist = [{"op": h.get("operation"), "run": (h.get("lakewriter") or {}).get("run"), "v": h.get("version")} for h in dt.history()]
+            ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
+            con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
+            d = con.execute(f"select count(*), count(*) filter (where city = 'a/b'), sum(amount)::varchar from delta_scan('{root}')").fetchall()[0]
+            print(json.dumps({"rows": t.num_rows, "cities": sorted({str(c) for c in t.column("city").to_pylist()}), "version": dt.version(),
+                              "history": hist, "files": len(acts), "duckdb": [d[0], d[1], d[2]]}))
+            """
+        let out = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/orders"]).stdout) as! [String: Any]
+        #expect(out["rows"] as? Int == 203, "\(out)")
+        #expect(out["cities"] as? [String] == ["Berlin", "Köln", "a/b"], "\(out)")
+        // 3 × (10.50…12.50) streamed + 1…200 backfilled.
+        #expect(out["duckdb"] as? [AnyHashable] == [203, 100, "20134.50"], "\(out)")
+        // One commit for the worker's file (version 0), one for the whole backfill (version 1).
+        #expect(out["version"] as? Int == 1, "\(out)")
+        let history = out["history"] as! [[String: Any]]
+        #expect(history.contains { $0["run"] as? String == run && $0["v"] as? Int == 1 }, "\(history)")
+        // A resume of the committed run finds its commit and adds nothing.
+        let again = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+                                                   "--entity", "orders", "--resume", run], check: false)
+        #expect(again.status == 0, "\(again.stderr)")
+        let versions = try FileManager.default.contentsOfDirectory(atPath: lake + "/orders/_delta_log").filter { $0.hasSuffix(".json") }
+        #expect(versions.count == 2, "\(versions)")
+    }
 }

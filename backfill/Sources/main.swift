@@ -33,6 +33,8 @@ struct BackfillCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the run RUN_ID (its manifest _backfill/RUN_ID.json): finished chunks are skipped.")
     var resume: String?
     @Option(name: .long, help: "JSON Lines of rejected rows (default: lakewriter-backfill-RUN_ID.rejects.jsonl).") var rejects: String?
+    @Option(name: .long, help: "parquet or delta: commit every file of the run to a Delta table in one commit at the end (default: the entity's table_format, else parquet).")
+    var tableFormat: String?
     @Flag(name: .long, help: "Print the schema and the plan, read nothing.") var dryRun = false
     @Flag(name: .long, help: "Print the version and exit.") var version = false
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default: the config's log.level, else info).")
@@ -43,6 +45,7 @@ struct BackfillCommand: ParsableCommand {
         if table == nil && query == nil { throw ValidationError("give --table SCHEMA.NAME or --query SQL") }
         if table != nil && query != nil { throw ValidationError("give --table or --query, not both") }
         if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let f = tableFormat, TableFormat(rawValue: f) == nil { throw ValidationError("--table-format \(f): expected parquet or delta") }
         if let s = maxFileBytes, ConfigSyntax.parseSize(s) == nil {
             throw ValidationError("--max-file-bytes \(s): expected a size such as 128MiB")
         }
@@ -61,6 +64,7 @@ struct BackfillCommand: ParsableCommand {
         options.maxFileBytes = maxFileBytes.flatMap(ConfigSyntax.parseSize)
         options.resume = resume
         options.dryRun = dryRun
+        options.tableFormat = tableFormat.flatMap(TableFormat.init(rawValue:))
         options.rejects = rejects
         options.progressLine = isatty(2) != 0
         var log = LogConfig()

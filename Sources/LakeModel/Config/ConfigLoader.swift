@@ -615,3 +615,8 @@ private struct Reader {
         }
     }
 }
+
+extension ColumnType {
+    /// Why a column of this type cannot be in a Delta table (nil: it can).
+    public var deltaRefusal: String? { Reader.deltaRefusal(self) }
+}
