@@ -221,7 +221,9 @@ struct BackfillEntityTests {
             ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
             con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
             d = con.execute(f"select count(*), count(*) filter (where city = 'a/b'), sum(amount)::varchar from delta_scan('{root}')").fetchall()[0]
-            print(json.dumps({"rows": t.num_rows, "cities": sorted({str(c) for c in t.column("city").to_pylist()}), "version": dt.version(),
+            import polars as pl
+            p = pl.scan_delta(root).select(pl.len(), (pl.col("city") == "a/b").sum()).collect().row(0)
+            print(json.dumps({"polars": [p[0], p[1]], "rows": t.num_rows, "cities": sorted({str(c) for c in t.column("city").to_pylist()}), "version": dt.version(),
                               "history": hist, "files": len(acts), "duckdb": [d[0], d[1], d[2]]}))
             """
         let out = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/orders"]).stdout) as! [String: Any]
@@ -229,6 +231,7 @@ struct BackfillEntityTests {
         #expect(out["cities"] as? [String] == ["Berlin", "Köln", "a/b"], "\(out)")
         // 3 × (10.50…12.50) streamed + 1…200 backfilled.
         #expect(out["duckdb"] as? [AnyHashable] == [203, 100, "20134.50"], "\(out)")
+        #expect(out["polars"] as? [Int] == [203, 100], "\(out)")
         // One commit for the worker's file (version 0), one for the whole backfill (version 1).
         #expect(out["version"] as? Int == 1, "\(out)")
         let history = out["history"] as! [[String: Any]]

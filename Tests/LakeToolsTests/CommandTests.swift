@@ -64,7 +64,7 @@ final class OutputBox: @unchecked Sendable {
     @Test func everyExamplePassesCheckConfig() throws {
         let dir = TestEnvironment.repositoryRoot.appendingPathComponent("deploy/examples").path
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(names == ["config.aws.yaml", "config.cluster.yaml", "config.minio.yaml", "config.r2.yaml"])
+        #expect(names == ["config.aws.yaml", "config.cluster.yaml", "config.delta.yaml", "config.minio.yaml", "config.r2.yaml"])
         let env = ["LAKEWRITER_REDIS_URL": "redis://:pw@redis:6379/0", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
                    "AWS_SECRET_ACCESS_KEY": "secret-example-value", "R2_ACCOUNT_ID": "0123abcd", "LAKE_BUCKET": "my-lake"]
         for name in names {
@@ -80,6 +80,9 @@ final class OutputBox: @unchecked Sendable {
             case "config.aws.yaml":
                 #expect(config.storage.endpoint == nil && !config.storage.pathStyle)
                 #expect(config.storage.url == "s3://my-lake/events")
+            case "config.delta.yaml":
+                #expect(config.entities.allSatisfy { $0.tableFormat == .delta && $0.timePartition == .none })
+                #expect(config.entities[0].partitionBy == ["tenant_id"])
             case "config.r2.yaml":
                 #expect(config.storage.endpoint == "https://0123abcd.r2.cloudflarestorage.com" && config.storage.region == "auto")
             default:
