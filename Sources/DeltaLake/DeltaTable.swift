@@ -141,6 +141,11 @@ package struct DeltaCommit: Sendable {
     package var info: [(String, String)] = []
     /// Unique per commit: a retried PUT that did land is recognised as this commit.
     package var id = UUID().uuidString.lowercased()
+    /// The stream entries the files hold, per stream (``EntryRecord``): what a restart reads to
+    /// acknowledge instead of writing again.
+    package var entries: [(stream: String, record: String)] = []
+    /// `txn` application ids (`lakewriter:{group}:{stream}`), each advanced by one version.
+    package var transactions: [String] = []
 
     package init(adds: [DeltaAdd], schema: ParquetSchema, partitionColumns: [String], schemaVersion: Int = 1) {
         self.adds = adds
@@ -237,11 +242,20 @@ package actor DeltaTable {
                                            partitionColumns: metadata?.partitionColumns ?? commit.partitionColumns,
                                            createdTime: metadata?.createdTime ?? now, configuration: conf).json)
             }
+            for app in commit.transactions {
+                let next = (state.txns[app]?["version"]?.int64 ?? 0) + 1
+                lines.append(#"{"txn":{"appId":"# + JSONText.quoted(app) + #","version":"# + String(next)
+                    + #","lastUpdated":"# + String(now) + "}}")
+            }
             lines += commit.adds.map(\.json)
             var info = #"{"commitInfo":{"timestamp":"# + String(now) + #","operation":"# + JSONText.quoted(commit.operation)
             info += #","operationParameters":{"mode":"Append"},"isBlindAppend":true,"engineInfo":"#
             info += JSONText.quoted("lakewriter/\(LakewriterVersion.version)") + #","txnId":"# + JSONText.quoted(commit.id)
             info += #","lakewriter":{"# + commit.info.map { JSONText.quoted($0.0) + ":" + JSONText.quoted($0.1) }.joined(separator: ",")
+            if !commit.entries.isEmpty {
+                info += (commit.info.isEmpty ? "" : ",") + #""entries":{"#
+                info += commit.entries.map { JSONText.quoted($0.stream) + ":" + JSONText.quoted($0.record) }.joined(separator: ",") + "}"
+            }
             info += "}}}"
             lines.append(info)
             let body = ByteBuffer(string: lines.joined(separator: "\n") + "\n")

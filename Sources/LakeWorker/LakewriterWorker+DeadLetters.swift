@@ -1,3 +1,4 @@
+import DeltaLake
 import Foundation
 import LakeModel
 import LakeOutput
@@ -13,8 +14,33 @@ import Retrying
 extension LakewriterWorker {
     // MARK: Reading
 
-    func handle(_ batch: StreamBatch, state: WorkerState) async throws {
-        metrics.eventsConsumed(stream: batch.stream, batch.count)
+    func handle(_ read: StreamBatch, state: WorkerState) async throws {
+        metrics.eventsConsumed(stream: read.stream, read.count)
+        var batch = read
+        // Delta tables: re-read entries (own pending ones after a crash, claimed ones) that a
+        // commit already holds are acknowledged instead of written again (exactly once).
+        if batch.source != .new, let indexes = committedEntries[batch.stream], !batch.isEmpty {
+            let ids = batch.entries.map { EntryID(ms: $0.id.milliseconds, seq: $0.id.sequence) }
+            var done = Set<EntryID>()
+            for index in indexes {
+                do { done.formUnion(try await index.committed(stream: batch.stream, ids)) } catch {
+                    logger.warning("cannot read the delta log for committed entries; they may be written twice",
+                                   metadata: ["stream": "\(batch.stream)", "error": "\(error)"])
+                }
+            }
+            if !done.isEmpty {
+                let already = Set(batch.entries.map(\.id).filter { done.contains(EntryID(ms: $0.milliseconds, seq: $0.sequence)) })
+                try await retrying("XACK", stream: batch.stream) {
+                    try await self.acknowledge(stream: batch.stream, ids: Array(already))
+                }
+                metrics.alreadyCommitted(stream: batch.stream, already.count)
+                logger.info("re-read entries already in the Delta table: acknowledged, not written again", metadata: [
+                    "stream": "\(batch.stream)", "entries": .stringConvertible(already.count),
+                ])
+                batch = batch.excluding(already)
+                if batch.isEmpty { return }
+            }
+        }
         // Re-read entries (own pending ones, claimed ones) carry a delivery count: past
         // `max_deliveries` they are dead-lettered, so no entry can make a crash loop.
         var redelivered: [StreamID: Int] = [:]

@@ -141,6 +141,13 @@ extension LakewriterWorker {
                                  schemaVersion: job.schemaVersion ?? 1)
         commit.info = [("entity", job.entity), ("streams", job.ids.map(\.stream).joined(separator: ",")),
                        ("rows", String(job.rows))]
+        do {
+            commit.entries = try job.ids.map { ($0.stream, try EntryRecord.encode($0.ids.map { EntryID(ms: $0.milliseconds, seq: $0.sequence) })) }
+        } catch {
+            // Without the record a crash before the XACK writes these rows twice (at-least-once).
+            logger.warning("delta commit without its entry record", metadata: ["entity": "\(job.entity)", "error": "\(error)"])
+        }
+        commit.transactions = job.ids.map { "lakewriter:\(config.redis.group):\($0.stream)" }
         let retriedBefore = await table.conflictsRetried
         var attempt = 0
         while true {
@@ -149,6 +156,10 @@ extension LakewriterWorker {
                 let conflicts = await table.conflictsRetried - retriedBefore
                 metrics.deltaCommitted(entity: job.entity, duration: started.duration(to: .now), conflicts: conflicts)
                 logger.debug("delta commit", metadata: ["entity": "\(job.entity)", "version": "\(version)", "key": "\(key)"])
+                if killAfterCommit > 0 && Double.random(in: 0..<1) < killAfterCommit {
+                    logger.critical("fault injection: SIGKILL after the delta commit, before XACK (LAKEWRITER_FAULT_KILL_AFTER_COMMIT)")
+                    kill(getpid(), SIGKILL)
+                }
                 return true
             } catch let error as DeltaError {
                 if case .log = error {} else {

@@ -32,6 +32,12 @@ public final class LakewriterWorker: Service, Sendable {
     let store: any ObjectStore
     /// The Delta table of each entity with `table_format: delta`.
     let deltaTables: [String: DeltaTable]
+    /// Per stream, the committed-entry indexes of the Delta tables it feeds: re-read entries
+    /// already in a committed file are acknowledged, not written again.
+    let committedEntries: [String: [CommittedEntries]]
+    /// Test-only fault point (`LAKEWRITER_FAULT_KILL_AFTER_COMMIT`, a probability): SIGKILL right
+    /// after a Delta commit, before its entries are acknowledged.
+    let killAfterCommit: Double
     let client: RedisStreamClient
     /// Acknowledgements and dead letters (the client; a recorder in unit tests).
     let entries: any EntryAcknowledging
@@ -80,6 +86,12 @@ public final class LakewriterWorker: Service, Sendable {
                                         checkpointInterval: config.storage.deltaCheckpointInterval, logger: logger)
         }
         deltaTables = tables
+        var committed: [String: [CommittedEntries]] = [:]
+        for e in config.entities where e.tableFormat == .delta {
+            committed[e.stream, default: []].append(CommittedEntries(log: DeltaLog(store: self.store, root: e.name + "/")))
+        }
+        committedEntries = committed
+        killAfterCommit = ProcessInfo.processInfo.environment["LAKEWRITER_FAULT_KILL_AFTER_COMMIT"].flatMap(Double.init) ?? 0
         redisConfiguration = try config.redis.connection()
         if redisConfiguration.tls?.insecureSkipVerify == true {
             logger.warning("redis.tls.insecure_skip_verify is true: the Redis server's certificate and name are NOT checked; anyone on the network path can read and change the stream entries and the credentials")

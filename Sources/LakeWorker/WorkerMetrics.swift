@@ -131,6 +131,12 @@ public final class WorkerMetrics: Sendable {
         }
     }
 
+    /// Re-read entries found in a Delta commit: acknowledged without being written again.
+    public func alreadyCommitted(stream: String, _ n: Int) {
+        counter("lakewriter_delta_already_committed_total", "Re-read entries already in a Delta commit, acknowledged without writing",
+                [("stream", stream)]).increment(by: Int64(n))
+    }
+
     /// One Delta commit of `entity`'s table: its duration (retries at later versions included)
     /// and how many versions other writers had taken first.
     public func deltaCommitted(entity: String, duration: Duration, conflicts: Int) {

@@ -153,14 +153,14 @@ class FaultProxy:
 
 
 class Worker:
-    def __init__(self, binary, config, name, root):
-        self.binary, self.config, self.name = binary, config, name
+    def __init__(self, binary, config, name, root, env=None):
+        self.binary, self.config, self.name, self.env = binary, config, name, env or {}
         self.log = open(os.path.join(root, f"{name}.log"), "ab")
         self.proc, self.peak_rss = None, 0
         self.start()
 
     def start(self):
-        env = dict(ENV, HOSTNAME=self.name, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET)
+        env = dict(ENV, HOSTNAME=self.name, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, **self.env)
         self.proc = subprocess.Popen([self.binary, "run", "--config", self.config], stdout=self.log, stderr=self.log, env=env)
 
     def sample_rss(self):
@@ -195,9 +195,10 @@ RUNS = []
 
 
 class Run:
-    def __init__(self, name, binary, root, events, rate, claim_idle="5s", extra_flush="", memory="64MiB"):
+    def __init__(self, name, binary, root, events, rate, claim_idle="5s", extra_flush="", memory="64MiB", table_format="parquet",
+                 max_rows=5000):
         RUNS.append(self)
-        self.name, self.binary, self.events, self.rate = name, binary, events, rate
+        self.name, self.binary, self.events, self.rate, self.table_format = name, binary, events, rate, table_format
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.redis = Redis(self.dir)
@@ -209,8 +210,8 @@ class Run:
 redis: {{url: "redis://127.0.0.1:{self.redis.port}/0", group: chaos, consumer: "${{HOSTNAME}}", batch: 500, block: 500ms,
         claim_idle: {claim_idle}, consumer_lease: 3s}}
 storage: {{url: "s3://{BUCKET}/{self.prefix}", endpoint: "http://127.0.0.1:{self.proxy.port}", region: {REGION}, path_style: true,
-          access_key_id: "${{AWS_ACCESS_KEY_ID}}", secret_access_key: "${{AWS_SECRET_ACCESS_KEY}}"}}
-flush: {{max_rows: 5000, max_age: 3s, idle: 1s, memory_limit: {memory}, shutdown_grace: 30s{extra_flush}}}
+          access_key_id: "${{AWS_ACCESS_KEY_ID}}", secret_access_key: "${{AWS_SECRET_ACCESS_KEY}}", table_format: {table_format}}}
+flush: {{max_rows: {max_rows}, max_age: 3s, idle: 1s, memory_limit: {memory}, shutdown_grace: 30s{extra_flush}}}
 http: {{listen: "127.0.0.1:0"}}
 log: {{level: warning}}
 entities:
@@ -231,8 +232,8 @@ entities:
         except Exception:
             pass
 
-    def worker(self, name):
-        w = Worker(self.binary, self.config, name, self.dir)
+    def worker(self, name, env=None):
+        w = Worker(self.binary, self.config, name, self.dir, env)
         self.workers.append(w)
         return w
 
@@ -306,6 +307,8 @@ entities:
         raise RuntimeError(f"{self.name}: not everything acknowledged within {timeout} s")
 
     def lake_ns(self):
+        if self.table_format == "delta":
+            return self.delta_ns()
         out = collections.Counter()
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=self.prefix + "/events/")
         for page in pages:
@@ -315,6 +318,33 @@ entities:
                     for n in pq.read_table(io.BytesIO(body), columns=["n"]).column("n").to_pylist():
                         out[n] += 1
         return out
+
+    def delta_ns(self):
+        """The n of every row of the Delta table, read by delta-rs and by DuckDB's delta_scan (which must agree)."""
+        local = os.path.join(self.dir, "table")
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=self.prefix + "/events/")
+        for page in pages:
+            for o in page.get("Contents", []):
+                path = os.path.join(local, o["Key"][len(self.prefix + "/events/"):])
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                self.s3.download_file(BUCKET, o["Key"], path)
+        script = """
+import json, sys, os, glob, duckdb
+from deltalake import DeltaTable
+ns = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=["n"]).column("n").to_pylist()
+ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
+con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
+d = con.execute(f"select count(*), count(distinct n) from delta_scan('{sys.argv[1]}')").fetchall()[0]
+print(json.dumps({"n": ns, "duckdb": [d[0], d[1]]}), flush=True)
+os._exit(0)
+"""
+        r = subprocess.run([os.environ["LAKEWRITER_TEST_DELTA_PYTHON"], "-c", script, local], check=True, capture_output=True, text=True)
+        out = json.loads(r.stdout)
+        ns = collections.Counter(out["n"])
+        self.duckdb_rows = out["duckdb"]
+        if out["duckdb"] != [sum(ns.values()), len(ns)]:
+            raise RuntimeError(f"DuckDB's delta_scan reads {out['duckdb']}, delta-rs {sum(ns.values())} rows, {len(ns)} distinct")
+        return ns
 
     def report(self, recovery, extra=None):
         for w in self.workers:
@@ -354,6 +384,36 @@ def sigkill_restarts(run, kills):
         w.start()
     run.wait_producer()
     return run.report(run.wait_acknowledged(), {"kills": kills})
+
+
+def delta_sigkill(run, kills):
+    """Delta mode, exactly once: SIGKILLs at random moments and right after commits (the fault point
+    LAKEWRITER_FAULT_KILL_AFTER_COMMIT, a commit made and its entries not yet acknowledged); the
+    worker is restarted whenever it dies. Duplicates must be 0, not only losses."""
+    w = run.worker("w1", {"LAKEWRITER_FAULT_KILL_AFTER_COMMIT": "0.3"})
+    run.produce()
+    rng = random.Random(11)
+    deaths, t_end = 0, time.time() + 600
+    planned = [time.time() + rng.uniform(1.0, 3.0) * (i + 1) for i in range(kills)]
+    while time.time() < t_end:
+        if planned and time.time() >= planned[0]:
+            planned.pop(0)
+            if w.alive():
+                w.kill()
+        if not w.alive():
+            deaths += 1
+            time.sleep(rng.uniform(0.1, 0.5))
+            w.start()
+        if not planned and not run.producer.is_alive() and run.all_acknowledged():
+            break
+        time.sleep(0.1)
+    run.wait_producer()
+    recovery = run.wait_acknowledged()
+    w.log.flush()
+    faults = open(os.path.join(run.dir, "w1.log"), "rb").read().count(b"fault injection: SIGKILL after the delta commit")
+    r = run.report(recovery, {"kills": kills, "restarts": deaths, "killed_after_commit": faults})
+    r["duckdb_rows"] = getattr(run, "duckdb_rows", None)
+    return r
 
 
 def store_outage(run, seconds):
@@ -486,6 +546,9 @@ def main():
     scenarios = {
         "sigkill": lambda: sigkill_restarts(Run("sigkill", a.binary, root, events, rate), 2 if a.short else 5),
         "store_outage": lambda: store_outage(Run("store_outage", a.binary, root, events, rate), 5 if a.short else 30),
+        "delta_sigkill": lambda: delta_sigkill(Run("delta_sigkill", a.binary, root, events, rate, table_format="delta",
+                                                   max_rows=500),
+                                               3 if a.short else 8),
         "store_faults": lambda: store_faults(Run("store_faults", a.binary, root, events, rate), 3),
         "redis_restart": lambda: redis_restart(Run("redis_restart", a.binary, root, events, rate), 1 if a.short else 3),
         "sigterm_under_load": lambda: sigterm_under_load(Run("sigterm_under_load", a.binary, root, events * 2, 0)),
@@ -495,7 +558,8 @@ def main():
             Run("slow_flush_two_replicas", a.binary, root, events, rate, claim_idle="2s")),
         "full_disk": lambda: full_disk(Run("full_disk", a.binary, root, 2000, 0), a.binary, root),
     }
-    names = a.only.split(",") if a.only else (["sigkill", "store_outage", "redis_restart"] if a.short else list(scenarios))
+    names = a.only.split(",") if a.only else (["sigkill", "store_outage", "redis_restart", "delta_sigkill"] if a.short
+                                              else list(scenarios))
     results, failed = [], False
     for name in names:
         log(f"scenario {name}")
@@ -513,7 +577,8 @@ def main():
         r["seconds"] = round(time.time() - t0, 1)
         log(json.dumps(r))
         results.append(r)
-        if r.get("error") or r.get("lost", 0) != 0 or r.get("exit_code", 0) != 0:
+        if r.get("error") or r.get("lost", 0) != 0 or r.get("exit_code", 0) != 0 or \
+                (name.startswith("delta") and r.get("duplicates", 0) != 0):
             failed = True
     print(json.dumps(results, indent=1))
     if not failed:
