@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "LakeTools",
             dependencies: [
-                "LakeModel", "LakeDecoding", "LakeOutput", "LakeWorker", "Parquet", "ObjectStore", "RedisStreams",
+                "LakeModel", "LakeDecoding", "LakeOutput", "LakeWorker", "DeltaLake", "Parquet", "ObjectStore", "RedisStreams",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(name: "LakeToolsTests", dependencies: ["LakeTools", "LakeWorker", "LakeModel", "LakeDecoding", "LakeOutput",
                                                            "Parquet", "ObjectStore", "RedisStreams", "TestSupport",
                                                            .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeModel", "LakeOutput", "DeltaLake", "Parquet",
+        .testTarget(name: "IntegrationTests", dependencies: ["LakeWorker", "LakeTools", "LakeModel", "LakeOutput", "DeltaLake", "Parquet",
                                                              "ObjectStore", "RedisStreams", "PostgresSource", "TestSupport"]),
     ]
 )

@@ -13,6 +13,8 @@ package struct DeltaAdd: Sendable, Equatable {
     package var modificationTime: Int64
     /// ``DeltaStats/json(schema:metadata:)``.
     package var stats: String?
+    /// False for files that only rearrange rows already in the table (compaction).
+    package var dataChange = true
 
     package init(path: String, partitionValues: [(column: String, value: String?)] = [], size: Int64,
                  modificationTime: Int64, stats: String?) {
@@ -33,7 +35,7 @@ package struct DeltaAdd: Sendable, Equatable {
     package var json: String {
         var out = #"{"add":{"path":"# + JSONText.quoted(DeltaPath.encode(path)) + #","partitionValues":{"#
         out += partitionValues.map { JSONText.quoted($0.column) + ":" + ($0.value.map(JSONText.quoted) ?? "null") }.joined(separator: ",")
-        out += #"},"size":"# + String(size) + #","modificationTime":"# + String(modificationTime) + #","dataChange":true"#
+        out += #"},"size":"# + String(size) + #","modificationTime":"# + String(modificationTime) + #","dataChange":"# + (dataChange ? "true" : "false")
         if let stats { out += #","stats":"# + JSONText.quoted(stats) }
         return out + "}}"
     }
@@ -55,6 +57,29 @@ package struct DeltaAdd: Sendable, Equatable {
             out.append((c, v))
         }
         return out
+    }
+}
+
+/// A data file leaving the table (compaction): a tombstone until vacuum deletes the file.
+package struct DeltaRemove: Sendable {
+    package var path: String
+    package var partitionValues: [(column: String, value: String?)]
+    package var size: Int64
+    package var deletionTimestamp: Int64
+
+    package init(path: String, partitionValues: [(column: String, value: String?)], size: Int64, deletionTimestamp: Int64) {
+        self.path = path
+        self.partitionValues = partitionValues
+        self.size = size
+        self.deletionTimestamp = deletionTimestamp
+    }
+
+    /// The `remove` action line (`dataChange: false`: the rows stay, in another file).
+    package var json: String {
+        var out = #"{"remove":{"path":"# + JSONText.quoted(DeltaPath.encode(path)) + #","deletionTimestamp":"# + String(deletionTimestamp)
+        out += #","dataChange":false,"extendedFileMetadata":true,"partitionValues":{"#
+        out += partitionValues.map { JSONText.quoted($0.column) + ":" + ($0.value.map(JSONText.quoted) ?? "null") }.joined(separator: ",")
+        return out + #"},"size":"# + String(size) + "}}"
     }
 }
 

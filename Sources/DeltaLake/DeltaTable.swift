@@ -139,11 +139,17 @@ package struct DeltaCommit: Sendable {
     package var operation = "WRITE"
     /// Goes into `commitInfo.lakewriter` (entity, streams, run).
     package var info: [(String, String)] = []
+    /// The table schema as Delta text, when the commit does not derive it from `schema`
+    /// (compaction keeps the table's).
+    package var schemaString: String?
     /// Unique per commit: a retried PUT that did land is recognised as this commit.
     package var id = UUID().uuidString.lowercased()
     /// The stream entries the files hold, per stream (``EntryRecord``): what a restart reads to
     /// acknowledge instead of writing again.
     package var entries: [(stream: String, record: String)] = []
+    /// Files this commit takes out of the table (compaction); another commit removing one of
+    /// them first is a conflict.
+    package var removes: [DeltaRemove] = []
     /// `txn` application ids (`lakewriter:{group}:{stream}`), each advanced by one version.
     package var transactions: [String] = []
 
@@ -186,6 +192,12 @@ package actor DeltaTable {
 
     package var files: Int { state.adds.count }
 
+    /// The table as of its newest version (read on first use), and that version.
+    package func snapshot() async throws -> (version: Int64?, state: DeltaState) {
+        try await load()
+        return (latest, state)
+    }
+
     /// Reads the table: the newest checkpoint (when there is one and it reads), then the JSON
     /// commits after it.
     private func load() async throws {
@@ -224,7 +236,11 @@ package actor DeltaTable {
     package func commit(_ commit: DeltaCommit) async throws -> Int64 {
         try await load()
         let schemaString: String
-        do { schemaString = try DeltaSchema.schemaString(commit.schema) } catch { throw DeltaError.schema(error) }
+        if let given = commit.schemaString {
+            schemaString = given
+        } else {
+            do { schemaString = try DeltaSchema.schemaString(commit.schema) } catch { throw DeltaError.schema(error) }
+        }
         var attempts = 0
         while true {
             attempts += 1
@@ -247,9 +263,15 @@ package actor DeltaTable {
                 lines.append(#"{"txn":{"appId":"# + JSONText.quoted(app) + #","version":"# + String(next)
                     + #","lastUpdated":"# + String(now) + "}}")
             }
+            // A file to remove must still be in the table (another compaction may have taken it).
+            if let gone = commit.removes.first(where: { state.adds[$0.path] == nil }) {
+                throw DeltaError.conflict("\(log.root): \(gone.path) is no longer in the table (removed by another commit)")
+            }
+            lines += commit.removes.map(\.json)
             lines += commit.adds.map(\.json)
             var info = #"{"commitInfo":{"timestamp":"# + String(now) + #","operation":"# + JSONText.quoted(commit.operation)
-            info += #","operationParameters":{"mode":"Append"},"isBlindAppend":true,"engineInfo":"#
+            info += commit.removes.isEmpty ? #","operationParameters":{"mode":"Append"},"isBlindAppend":true,"engineInfo":"#
+                : #","operationParameters":{},"isBlindAppend":false,"engineInfo":"#
             info += JSONText.quoted("lakewriter/\(LakewriterVersion.version)") + #","txnId":"# + JSONText.quoted(commit.id)
             info += #","lakewriter":{"# + commit.info.map { JSONText.quoted($0.0) + ":" + JSONText.quoted($0.1) }.joined(separator: ",")
             if !commit.entries.isEmpty {
@@ -295,6 +317,7 @@ package actor DeltaTable {
             throw DeltaError.log("\(log.root): version \(version) exists but cannot be read")
         }
         latest = version
+        let removedBefore = Set(commit.removes.map(\.path)).filter { state.adds[$0] != nil }
         state.apply(actions)
         if actions.contains(where: { $0["commitInfo"]?["txnId"]?.string == commit.id }) {
             metadata = state.metadataAction.flatMap(DeltaMetadata.init)
@@ -314,6 +337,9 @@ package actor DeltaTable {
                 metadata = theirs
             }
             // Removes of other files, transactions and other appends never conflict with an append.
+        }
+        if let taken = removedBefore.first(where: { state.adds[$0] == nil }) {
+            throw DeltaError.conflict("\(log.root): version \(version) removed \(taken), which this commit rewrites")
         }
         return false
     }

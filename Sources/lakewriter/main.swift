@@ -15,7 +15,7 @@ struct LakewriterCommand: AsyncParsableCommand {
         documents its examples and exit codes in its --help. Usage errors exit with 2.
         """,
         version: "lakewriter \(LakewriterVersion.version)",
-        subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self, DeadLetters.self])
+        subcommands: [Run.self, Convert.self, Inspect.self, CheckConfig.self, DeadLetters.self, Compact.self, Vacuum.self])
 }
 
 /// `--log-level`, validated by ArgumentParser (which lists the choices in --help and errors).
@@ -168,6 +168,67 @@ struct CheckConfig: AsyncParsableCommand {
             let c = await Commands.checkConnections(path: config)
             if c != 0 { throw ExitCode(c) }
         }
+    }
+}
+
+struct Compact: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact", abstract: "Join the small files of each partition of the Delta tables into files of about the target size.",
+        discussion: """
+            Per partition directory, small files (under half the target size) older than --older-than are joined \
+            row group by row group (no re-encoding: rows, their order and the schema stay) and committed as \
+            remove + add with dataChange false, one commit per new file. It runs while the worker appends; a file \
+            another compaction took first makes that commit a conflict, and the new file is deleted again.
+
+            Examples:
+              lakewriter compact --config lw.yaml
+              lakewriter compact --config lw.yaml --entity orders --partition tenant_id=acme --target-size 256MiB
+
+            Exit status: 0 done, 1 a storage or log error, 2 usage or configuration error.
+            """)
+    @Option(name: .long, help: "The YAML configuration file.") var config: String
+    @Option(name: .long, help: "Only this Delta entity (default: every one).") var entity: String?
+    @Option(name: .long, help: "Only partition directories starting with this path (tenant=acme, year=2026/month=12).")
+    var partition: String?
+    @Option(name: .long, help: "Size of the joined files (default 128MiB).") var targetSize: String = "128MiB"
+    @Option(name: .long, help: "Join a directory's small files only when it has at least this many (default 5).") var minFiles = 5
+    @Option(name: .long, help: "Only files committed longer ago than this (default 1h).") var olderThan: String = "1h"
+
+    func run() async throws {
+        var r = Commands.CompactRequest(config: config)
+        guard let size = ConfigSyntax.parseSize(targetSize) else { throw ValidationError("--target-size \(targetSize): expected a size such as 128MiB") }
+        guard let age = ConfigSyntax.parseDuration(olderThan) else { throw ValidationError("--older-than \(olderThan): expected a duration such as 1h") }
+        r.entity = entity
+        r.partition = partition
+        r.targetSize = size
+        r.minFiles = minFiles
+        r.olderThan = age
+        let code = await Commands.compact(r)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Vacuum: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vacuum", abstract: "Delete the data files of the Delta tables that no live version needs.",
+        discussion: """
+            Deletes files removed from the table (by compaction) longer ago than --retention, and files no commit \
+            ever referenced (uploads whose commit never happened) last modified before it. Files of the current \
+            version and files removed within the retention (time travel) are kept. A retention below 1h is refused \
+            unless --force.
+
+            Exit status: 0 done, 1 a storage or log error, 2 usage or configuration error.
+            """)
+    @Option(name: .long, help: "The YAML configuration file.") var config: String
+    @Option(name: .long, help: "Only this Delta entity (default: every one).") var entity: String?
+    @Option(name: .long, help: "Keep what versions of this age still need (default 7d).") var retention: String = "7d"
+    @Flag(name: .long, help: "List what would be deleted; delete nothing.") var dryRun = false
+    @Flag(name: .long, help: "Allow a retention below 1h.") var force = false
+
+    func run() async throws {
+        guard let r = ConfigSyntax.parseDuration(retention) else { throw ValidationError("--retention \(retention): expected a duration such as 7d") }
+        let code = await Commands.vacuum(config: config, entity: entity, retention: r, dryRun: dryRun, force: force)
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
