@@ -176,6 +176,22 @@ package actor DeltaTable {
     /// The table at `latest`: every commit since the load passes through here (ours, or read
     /// when another writer took a version), so a checkpoint is written from memory.
     private var state = DeltaState()
+    /// One operation at a time: `commit` and `load` suspend (store calls), and an actor lets
+    /// another call in at every suspension. Two commits computing the same version, or a second
+    /// load resetting the state while the first commit applies to it, would lose files from the
+    /// state a checkpoint is written from.
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        while busy { await withCheckedContinuation { waiters.append($0) } }
+        busy = true
+    }
+
+    private func release() {
+        busy = false
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
     /// Commits made and how long they took (for the bench and metrics).
     package private(set) var commits = 0
     package private(set) var conflictsRetried = 0
@@ -194,6 +210,8 @@ package actor DeltaTable {
 
     /// The table as of its newest version (read on first use), and that version.
     package func snapshot() async throws -> (version: Int64?, state: DeltaState) {
+        await acquire()
+        defer { release() }
         try await load()
         return (latest, state)
     }
@@ -234,6 +252,8 @@ package actor DeltaTable {
     /// Commits `commit`; returns its version. Throws on a conflict or a storage error (the caller
     /// retries the same commit: a landed earlier attempt is recognised by its id).
     package func commit(_ commit: DeltaCommit) async throws -> Int64 {
+        await acquire()
+        defer { release() }
         try await load()
         let schemaString: String
         if let given = commit.schemaString {

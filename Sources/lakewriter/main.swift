@@ -193,8 +193,10 @@ struct Compact: AsyncParsableCommand {
     @Option(name: .long, help: "Size of the joined files (default 128MiB).") var targetSize: String = "128MiB"
     @Option(name: .long, help: "Join a directory's small files only when it has at least this many (default 5).") var minFiles = 5
     @Option(name: .long, help: "Only files committed longer ago than this (default 1h).") var olderThan: String = "1h"
+    @Option(name: .long, help: "Level of the diagnostics on stderr (default info).") var logLevel: LogLevelOption?
 
     func run() async throws {
+        bootstrapToolLogs(logLevel)
         var r = Commands.CompactRequest(config: config)
         guard let size = ConfigSyntax.parseSize(targetSize) else { throw ValidationError("--target-size \(targetSize): expected a size such as 128MiB") }
         guard let age = ConfigSyntax.parseDuration(olderThan) else { throw ValidationError("--older-than \(olderThan): expected a duration such as 1h") }
@@ -224,8 +226,10 @@ struct Vacuum: AsyncParsableCommand {
     @Option(name: .long, help: "Keep what versions of this age still need (default 7d).") var retention: String = "7d"
     @Flag(name: .long, help: "List what would be deleted; delete nothing.") var dryRun = false
     @Flag(name: .long, help: "Allow a retention below 1h.") var force = false
+    @Option(name: .long, help: "Level of the diagnostics on stderr (default info).") var logLevel: LogLevelOption?
 
     func run() async throws {
+        bootstrapToolLogs(logLevel)
         guard let r = ConfigSyntax.parseDuration(retention) else { throw ValidationError("--retention \(retention): expected a duration such as 7d") }
         let code = await Commands.vacuum(config: config, entity: entity, retention: r, dryRun: dryRun, force: force)
         if code != 0 { throw ExitCode(code) }

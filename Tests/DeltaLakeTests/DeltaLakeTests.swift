@@ -213,6 +213,38 @@ import TestSupport
         #expect(await a.conflictsRetried + b.conflictsRetried > 0)
     }
 
+    /// Concurrent commits through one table (the worker flushes two files at a time): versions
+    /// contiguous, and every checkpoint holds exactly the files the JSON commits up to it add.
+    @Test func concurrentCommitsOfOneProcessKeepCheckpointsWhole() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("delta-concurrent").path
+        let store = try makeObjectStore(url: "file://\(dir)")
+        let schema = try Self.schema()
+        // A table with a history, then a restarted process committing several files at once.
+        let first = DeltaTable(store: store, root: "t/", checkpointInterval: 1000, logger: Logger(label: "a"))
+        for i in 0..<30 { _ = try await first.commit(DeltaCommit(adds: [Self.add("f\(i)")], schema: schema, partitionColumns: [])) }
+        // Reads take a few milliseconds, at random: the commits' loads of the log interleave.
+        let table = DeltaTable(store: LosingFirstAnswer(base: store, slowReads: true), root: "t/", checkpointInterval: 5,
+                               logger: Logger(label: "b"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 30..<50 {
+                group.addTask { _ = try await table.commit(DeltaCommit(adds: [Self.add("f\(i)")], schema: schema, partitionColumns: [])) }
+            }
+            try await group.waitForAll()
+        }
+        let log = DeltaLog(store: store, root: "t/")
+        let (commits, checkpoints) = try await log.listVersions()
+        #expect(commits == Array(0...49))
+        #expect(checkpoints == [30, 35, 40, 45])
+        for c in checkpoints {
+            var replay = DeltaState()
+            for v in 0...c { replay.apply(try await log.readCommit(v) ?? []) }
+            let read = try #require(try await DeltaCheckpoint.read(log: log, version: c))
+            #expect(Set(read.adds.keys) == Set(replay.adds.keys), "checkpoint \(c)")
+        }
+        // A second table object (a restart) loads from the newest checkpoint and sees all 50.
+        #expect(try await DeltaTable(store: store, root: "t/", logger: Logger(label: "b")).snapshot().state.adds.count == 50)
+    }
+
     /// A commit whose PUT landed but whose answer was lost is recognised when it is retried,
     /// not written again at the next version.
     @Test func aRetriedCommitThatLandedIsNotWrittenTwice() async throws {
@@ -257,11 +289,18 @@ import TestSupport
     }
 }
 
-/// Forwards to `base`; the first `putIfAbsent` lands but its answer is lost (a transport error).
+/// Forwards to `base`; the first `putIfAbsent` lands but its answer is lost (a transport error),
+/// or (`slowReads`) every answer is kept and reads take 0…4 ms.
 final class LosingFirstAnswer: ObjectStore, @unchecked Sendable {
     let base: any ObjectStore
     private var lost = false
-    init(base: any ObjectStore) { self.base = base }
+    let slowReads: Bool
+    init(base: any ObjectStore, slowReads: Bool = false) {
+        self.base = base
+        self.slowReads = slowReads
+        lost = slowReads
+    }
+    func pause() async { if slowReads { try? await Task.sleep(for: .microseconds(Int.random(in: 0...4000))) } }
     var location: String { base.location }
     func put(key: String, body: ByteBuffer) async throws -> ObjectInfo { try await base.put(key: key, body: body) }
     func putIfAbsent(key: String, body: ByteBuffer) async throws -> ObjectInfo {
@@ -273,9 +312,13 @@ final class LosingFirstAnswer: ObjectStore, @unchecked Sendable {
         return info
     }
     func head(key: String) async throws -> ObjectInfo? { try await base.head(key: key) }
-    func get(key: String) async throws -> ByteBuffer { try await base.get(key: key) }
+    func get(key: String) async throws -> ByteBuffer {
+        await pause()
+        return try await base.get(key: key)
+    }
     func list(prefix: String, continuationToken: String?, maxKeys: Int) async throws -> ObjectListPage {
-        try await base.list(prefix: prefix, continuationToken: continuationToken, maxKeys: maxKeys)
+        await pause()
+        return try await base.list(prefix: prefix, continuationToken: continuationToken, maxKeys: maxKeys)
     }
     func delete(key: String) async throws { try await base.delete(key: key) }
     func createMultipartUpload(key: String) async throws -> MultipartUpload { try await base.createMultipartUpload(key: key) }
