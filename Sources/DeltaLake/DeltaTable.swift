@@ -218,8 +218,12 @@ package actor DeltaTable {
 
     /// Reads the table: the newest checkpoint (when there is one and it reads), then the JSON
     /// commits after it.
+    /// Times the log was read into the state (once per process while nothing fails).
+    package private(set) var loads = 0
+
     private func load() async throws {
         guard !loaded else { return }
+        loads += 1
         let (commits, checkpoints) = try await log.listVersions()
         var from: Int64 = 0
         state = DeltaState()
