@@ -108,10 +108,9 @@ import TestSupport
 
     /// Fuzz: any bytes parse or throw, never trap; what parses prints back to the same value.
     @Test func jsonParserFuzz() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(seed: Fuzz.seed(23))
         let pieces = ["{", "}", "[", "]", ",", ":", "\"a\"", "\"\\u00e9\"", "1", "-0.5e2", "null", "true", " ", "\"", "\\", "x", "\u{0}"]
-        let iterations = Int(ProcessInfo.processInfo.environment["LAKEWRITER_FUZZ_ITERATIONS"] ?? "") ?? 5000
-        for _ in 0..<iterations {
+        for _ in 0..<Fuzz.cases(5000) {
             let text = (0..<Int.random(in: 0...30, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
             if let v = try? JSONValue.parse(text) {
                 #expect(try JSONValue.parse(v.text) == v, "\(text)")
@@ -157,9 +156,8 @@ import TestSupport
     /// Fuzz: mutated checkpoints throw or read, never trap.
     @Test func damagedCheckpointsNeverCrashTheReader() throws {
         let (bytes, _) = try DeltaCheckpoint.encode(try Self.state(files: 20))
-        var rng = SystemRandomNumberGenerator()
-        let iterations = Int(ProcessInfo.processInfo.environment["LAKEWRITER_FUZZ_ITERATIONS"] ?? "") ?? 2000
-        for _ in 0..<iterations {
+        var rng = SeededGenerator(seed: Fuzz.seed(29))
+        for _ in 0..<Fuzz.cases(2000) {
             var b = bytes
             for _ in 0..<Int.random(in: 1...8, using: &rng) {
                 let at = Int.random(in: 0..<b.count, using: &rng)
@@ -364,9 +362,8 @@ final class LosingFirstAnswer: ObjectStore, @unchecked Sendable {
     /// Fuzz: damaged records throw, never trap or allocate without bound.
     @Test func damagedRecordsFailCleanly() throws {
         let good = Array(Data(base64Encoded: try EntryRecord.encode((0..<500).map { EntryID(ms: 100 + UInt64($0), seq: 0) }))!)
-        var rng = SystemRandomNumberGenerator()
-        let iterations = Int(ProcessInfo.processInfo.environment["LAKEWRITER_FUZZ_ITERATIONS"] ?? "") ?? 3000
-        for _ in 0..<iterations {
+        var rng = SeededGenerator(seed: Fuzz.seed(31))
+        for _ in 0..<Fuzz.cases(3000) {
             var b = good
             for _ in 0..<Int.random(in: 1...6, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             if Bool.random(using: &rng) { b = Array(b.prefix(Int.random(in: 0...b.count, using: &rng))) }
