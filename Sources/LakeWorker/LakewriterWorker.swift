@@ -203,6 +203,10 @@ public final class LakewriterWorker: Service, Sendable {
                         try? await Task.sleep(for: lease.ttl / 3)
                     }
                 }
+                // Background compaction of the Delta tables (`compaction.enabled`).
+                if config.compaction.enabled && !deltaTables.isEmpty {
+                    group.addTask { await self.compactInBackground(stopping: stopping) }
+                }
                 // Housekeeping: lag and pending gauges, storage probe, claiming abandoned entries.
                 group.addTask {
                     await self.housekeeping(state: state, streams: streams, stopping: stopping, consumer: consumer)
@@ -250,6 +254,39 @@ public final class LakewriterWorker: Service, Sendable {
             }
         }
         return result
+    }
+
+    // MARK: Background compaction
+
+    /// Every `compaction.interval`, what `lakewriter compact` does to each Delta table, with the
+    /// configured age, target size and file count. A failed pass is logged and tried again at the
+    /// next one; appends never wait for it (they commit around its commits).
+    func compactInBackground(stopping: StopFlag) async {
+        var options = DeltaMaintenance.CompactOptions()
+        options.olderThan = config.compaction.olderThan
+        options.targetSize = config.compaction.targetSize
+        options.minFiles = config.compaction.minFiles
+        while !stopping.isStopped && !Task.isCancelled {
+            let due = ContinuousClock.now + config.compaction.interval
+            while ContinuousClock.now < due && !stopping.isStopped && !Task.isCancelled {
+                try? await Task.sleep(for: min(.seconds(1), due - ContinuousClock.now))
+            }
+            if stopping.isStopped || Task.isCancelled { return }
+            for name in deltaTables.keys.sorted() {
+                do {
+                    let r = try await DeltaMaintenance.compact(store: store, root: name + "/", options: options, logger: logger)
+                    if r.filesAdded > 0 || r.conflicts > 0 {
+                        logger.info("compacted", metadata: [
+                            "entity": "\(name)", "joined": .stringConvertible(r.filesRemoved), "into": .stringConvertible(r.filesAdded),
+                            "files": "\(r.filesBefore) → \(r.filesAfter)", "conflicts": .stringConvertible(r.conflicts),
+                        ])
+                    }
+                } catch {
+                    logger.warning("background compaction failed; trying again at the next pass",
+                                   metadata: ["entity": "\(name)", "error": "\(error)"])
+                }
+            }
+        }
     }
 
     // MARK: Housekeeping

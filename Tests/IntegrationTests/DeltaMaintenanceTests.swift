@@ -136,6 +136,49 @@ import TestSupport
     }
 }
 
+extension DeltaMaintenanceTests {
+    /// `compaction.enabled`: the worker compacts its tables in the background while it appends.
+    @Test func theWorkerCompactsInTheBackground() async throws {
+        let env = try WorkerTests.env()
+        let python = try #require(TestEnvironment.deltaPython)
+        let id = WorkerTests.unique()
+        let lake = try TestEnvironment.temporaryDirectory("delta-bg").path
+        let config = try ConfigLoader(environment: [:]).load(yaml: """
+            redis: {url: "\(env.redisURL)", group: g-\(id), consumer: c-\(id), batch: 5, block: 100ms}
+            storage: {url: "file://\(lake)", table_format: delta}
+            flush: {max_rows: 5, idle: 200ms, max_age: 2s}
+            http: {listen: "127.0.0.1:0"}
+            compaction: {enabled: true, interval: 1s, older_than: 0s, min_files: 3}
+            entities:
+              ev:
+                stream: ev-\(id)
+                columns:
+                  n: int64 not null
+            """)
+        #expect(config.compaction.enabled && config.maskedYAML.contains("compaction:\n  enabled: true\n  interval: 1s\n"))
+        let client = RedisStreamClient(configuration: try RedisConfiguration(url: env.redisURL), logger: Logger(label: "test"))
+        defer { client.close() }
+        for i in 0..<100 { _ = try await client.add(stream: "ev-\(id)", fields: [StreamField("n", "\(i)")]) }
+        let store = try makeObjectStore(url: "file://\(lake)")
+        let log = DeltaLog(store: store, root: "ev/")
+        try await WorkerTests.withWorker(config) { _ in
+            try await WorkerTests.waitUntil(timeout: .seconds(60), "a background compaction commit") {
+                guard try await WorkerTests.allAcknowledged(client, streams: ["ev-\(id)"], group: "g-\(id)") else { return false }
+                for v in try await log.listVersions().commits.reversed() {
+                    if try await log.readCommit(v)?.contains(where: { $0["commitInfo"]?["operation"]?.string == "OPTIMIZE" }) == true {
+                        return true
+                    }
+                }
+                return false
+            }
+        }
+        let latest = try #require(try await log.latestVersion())
+        let seen = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev", String(latest)]).stdout)
+            as! [String: Any]
+        #expect(seen[String(latest)] as? [Int] == [100, 100], "\(seen)")
+    }
+}
+
 /// Collects a command's output.
 final class OutputBox: @unchecked Sendable {
     private let lock = NSLock()

@@ -169,7 +169,8 @@ private struct Reader {
     mutating func config(_ root: YAMLNode) throws(ConfigError) -> LakewriterConfig {
         var c = LakewriterConfig()
         var entitiesNode: YAMLNode?
-        for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "dead_letters", "entities"]) {
+        for (key, n) in try mapping(root, allowed: ["redis", "storage", "parquet", "flush", "http", "log", "dead_letters",
+                                                    "compaction", "entities"]) {
             if n.isNull { continue }
             switch key {
             case "redis": try redis(n, &c.redis)
@@ -179,6 +180,7 @@ private struct Reader {
             case "http": try http(n, &c.http)
             case "log": try log(n, &c.log)
             case "dead_letters": try deadLetters(n, &c.deadLetters)
+            case "compaction": try compaction(n, &c.compaction)
             default: entitiesNode = n
             }
         }
@@ -245,6 +247,23 @@ private struct Reader {
             case "max_deliveries":
                 if try string(v) == "none" { r.maxDeliveries = nil } else { r.maxDeliveries = try int(v, min: 1) }
             default: r.routeField = try nonEmpty(v)
+            }
+        }
+    }
+
+    func compaction(_ n: YAMLNode, _ c: inout CompactionConfig) throws(ConfigError) {
+        for (key, v) in try mapping(n, allowed: ["enabled", "interval", "older_than", "target_size", "min_files"]) {
+            if v.isNull { continue }
+            switch key {
+            case "enabled": c.enabled = try bool(v)
+            case "interval":
+                c.interval = try duration(v)
+                guard c.interval >= .seconds(1) else { throw error(v, "at least 1s") }
+            case "older_than": c.olderThan = try duration(v)
+            case "target_size":
+                c.targetSize = try size(v)
+                guard c.targetSize >= 1 << 20 else { throw error(v, "at least 1MiB") }
+            default: c.minFiles = try int(v, min: 2)
             }
         }
     }

@@ -45,6 +45,10 @@ extension LakewriterConfig {
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
         out += "dead_letters:\n  breaker: \(deadLetters.breaker ? "on" : "off")\n  breaker_ratio: \(deadLetters.breakerRatio)\n"
         out += "  breaker_window: \(d(deadLetters.breakerWindow))\n  breaker_min_entries: \(deadLetters.breakerMinEntries)\n"
+        if compaction.enabled {
+            out += "compaction:\n  enabled: true\n  interval: \(d(compaction.interval))\n  older_than: \(d(compaction.olderThan))\n"
+            out += "  target_size: \(z(compaction.targetSize))\n  min_files: \(compaction.minFiles)\n"
+        }
         out += "entities:\n"
         for e in entities {
             out += "  \(e.name):\n    stream: \(q(e.stream))\n"

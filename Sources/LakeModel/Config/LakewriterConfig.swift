@@ -13,6 +13,7 @@ public struct LakewriterConfig: Sendable, Equatable {
     public var http = HTTPConfig()
     public var log = LogConfig()
     public var deadLetters = DeadLetterConfig()
+    public var compaction = CompactionConfig()
     /// In the order of the file.
     public var entities: [EntityConfig] = []
 
@@ -246,6 +247,21 @@ public struct ParquetConfig: Sendable, Equatable {
             }
         }
     }
+}
+
+/// The worker's background compaction of its Delta tables (what `lakewriter compact` does), off by default.
+public struct CompactionConfig: Sendable, Equatable {
+    public var enabled = false
+    /// Time between two passes. Default 10m.
+    public var interval: Duration = .seconds(600)
+    /// Only files committed longer ago than this. Default 1h.
+    public var olderThan: Duration = .seconds(3600)
+    /// Size of the joined files. Default 128MiB.
+    public var targetSize: Int64 = 128 << 20
+    /// A partition directory is compacted when it holds at least this many small files. Default 5.
+    public var minFiles = 5
+
+    public init() {}
 }
 
 /// When buffered rows become a file.
