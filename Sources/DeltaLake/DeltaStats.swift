@@ -91,13 +91,6 @@ package enum DeltaStats {
 
     /// `YYYY-MM-DDTHH:MM:SS.fff[fff]` with every fraction digit, `Z` when UTC.
     package static func isoTimestamp(_ v: Int64, perSecond ps: Int64, digits: Int, utc: Bool) -> String {
-        var secs = v / ps
-        var sub = v % ps
-        if sub < 0 { sub += ps; secs -= 1 }
-        var days = secs / 86_400
-        var tod = secs % 86_400
-        if tod < 0 { tod += 86_400; days -= 1 }
-        let hms = ValueText.time(tod, perSecond: 1, digits: 0)
-        return ValueText.date(days: Int(days)) + "T" + hms + "." + String(sub).leftPad(digits) + (utc ? "Z" : "")
+        ValueText.timestamp(v, perSecond: ps, digits: digits, utc: utc, everyDigit: true)
     }
 }

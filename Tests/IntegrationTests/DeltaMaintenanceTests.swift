@@ -179,15 +179,4 @@ extension DeltaMaintenanceTests {
     }
 }
 
-/// Collects a command's output.
-final class OutputBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var outText = ""
-    private var errText = ""
-    var out: String { lock.withLock { outText } }
-    var err: String { lock.withLock { errText } }
-    var output: Commands.Output {
-        Commands.Output(out: { s in self.lock.withLock { self.outText += s } },
-                        err: { s in self.lock.withLock { self.errText += s } })
-    }
-}
+typealias OutputBox = Commands.CapturedOutput

@@ -9,19 +9,7 @@ import Testing
 import TestSupport
 
 /// Collects a command's output.
-final class OutputBox: @unchecked Sendable {
-    // Commands write from one thread at a time; the lock keeps it safe anyway.
-    private let lock = NSLock()
-    private var outText = ""
-    private var errText = ""
-    var out: String { lock.withLock { outText } }
-    var err: String { lock.withLock { errText } }
-
-    var output: Commands.Output {
-        Commands.Output(out: { s in self.lock.withLock { self.outText += s } },
-                        err: { s in self.lock.withLock { self.errText += s } })
-    }
-}
+typealias OutputBox = Commands.CapturedOutput
 
 @Suite struct CommandTests {
     @Test func checkConfigCommand() throws {

@@ -23,15 +23,18 @@ public enum ValueText {
     }
 
     /// `YYYY-MM-DD{separator}HH:MM:SS[.fff…]` of an instant in units of `perSecond` since the epoch,
-    /// with `Z` appended when `utc`.
-    public static func timestamp(_ v: Int64, perSecond ps: Int64, digits: Int, utc: Bool, separator: String = "T") -> String {
+    /// with `Z` appended when `utc`; `everyDigit` writes the fraction of a whole second too (`.000`).
+    public static func timestamp(_ v: Int64, perSecond ps: Int64, digits: Int, utc: Bool, separator: String = "T",
+                                 everyDigit: Bool = false) -> String {
         var secs = v / ps
         var sub = v % ps
         if sub < 0 { sub += ps; secs -= 1 }
         var days = secs / 86_400
         var tod = secs % 86_400
         if tod < 0 { tod += 86_400; days -= 1 }
-        return date(days: Int(days)) + separator + time(tod * ps + sub, perSecond: ps, digits: digits) + (utc ? "Z" : "")
+        let clock = everyDigit ? time(tod, perSecond: 1, digits: 0) + "." + String(sub).leftPad(digits)
+            : time(tod * ps + sub, perSecond: ps, digits: digits)
+        return date(days: Int(days)) + separator + clock + (utc ? "Z" : "")
     }
 
     /// The plain decimal of an unscaled value: `12345` at scale 2 is `123.45`, `-5` is `-0.05`.

@@ -13,6 +13,20 @@ import Parquet
 /// executable only parses arguments. Each returns the exit status and writes its own output.
 public enum Commands {
     /// Where a command's output goes (stdout and stderr in the CLI, buffers in tests).
+    /// An ``Output`` that keeps what a command writes (tests, and callers that want the text).
+    public final class CapturedOutput: @unchecked Sendable {
+        // Commands write from one thread at a time; the lock keeps it safe anyway.
+        private let lock = NSLock()
+        private var outText = ""
+        private var errText = ""
+        public init() {}
+        public var out: String { lock.withLock { outText } }
+        public var err: String { lock.withLock { errText } }
+        public var output: Output {
+            Output(out: { s in self.lock.withLock { self.outText += s } }, err: { s in self.lock.withLock { self.errText += s } })
+        }
+    }
+
     public struct Output: Sendable {
         public var out: @Sendable (String) -> Void
         public var err: @Sendable (String) -> Void
