@@ -1,6 +1,6 @@
 import LakeModel
 
-/// The hour a row belongs to, in UTC: each file holds one entity and one hour.
+/// The hour a row belongs to, in UTC (truncated to the entity's `time_partition` for its key).
 ///
 /// Object keys follow Hive partitioning so that DuckDB, Spark, Trino and
 /// pyarrow datasets see `year`, `month`, `day` and `hour` columns:
