@@ -33,9 +33,9 @@ package struct DeltaAdd: Sendable, Equatable {
 
     /// The `add` action line.
     package var json: String {
-        var out = #"{"add":{"path":"# + JSONText.quoted(DeltaPath.encode(path)) + #","partitionValues":{"#
-        out += partitionValues.map { JSONText.quoted($0.column) + ":" + ($0.value.map(JSONText.quoted) ?? "null") }.joined(separator: ",")
-        out += #"},"size":"# + String(size) + #","modificationTime":"# + String(modificationTime) + #","dataChange":"# + (dataChange ? "true" : "false")
+        var out = #"{"add":{"path":"# + JSONText.quoted(DeltaPath.encode(path)) + #","partitionValues":"#
+        out += DeltaPath.partitionValuesJSON(partitionValues)
+        out += #","size":"# + String(size) + #","modificationTime":"# + String(modificationTime) + #","dataChange":"# + (dataChange ? "true" : "false")
         if let stats { out += #","stats":"# + JSONText.quoted(stats) }
         return out + "}}"
     }
@@ -77,9 +77,9 @@ package struct DeltaRemove: Sendable {
     /// The `remove` action line (`dataChange: false`: the rows stay, in another file).
     package var json: String {
         var out = #"{"remove":{"path":"# + JSONText.quoted(DeltaPath.encode(path)) + #","deletionTimestamp":"# + String(deletionTimestamp)
-        out += #","dataChange":false,"extendedFileMetadata":true,"partitionValues":{"#
-        out += partitionValues.map { JSONText.quoted($0.column) + ":" + ($0.value.map(JSONText.quoted) ?? "null") }.joined(separator: ",")
-        return out + #"},"size":"# + String(size) + "}}"
+        out += #","dataChange":false,"extendedFileMetadata":true,"partitionValues":"#
+        out += DeltaPath.partitionValuesJSON(partitionValues)
+        return out + #","size":"# + String(size) + "}}"
     }
 }
 
@@ -148,4 +148,9 @@ package enum DeltaPath {
     }
 
     package static func decode(_ path: String) -> String { HivePath.unescape(path) }
+
+    /// `{"col":"value","other":null}`: partition values as `add` and `remove` hold them.
+    package static func partitionValuesJSON(_ values: [(column: String, value: String?)]) -> String {
+        "{" + values.map { JSONText.quoted($0.column) + ":" + ($0.value.map(JSONText.quoted) ?? "null") }.joined(separator: ",") + "}"
+    }
 }

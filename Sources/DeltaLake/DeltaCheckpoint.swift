@@ -112,16 +112,6 @@ package enum DeltaCheckpoint {
                                                           "files": .stringConvertible(state.adds.count)])
     }
 
-    /// `_last_checkpoint`'s version (nil: none, or unreadable: readers then list the log).
-    package static func lastCheckpoint(_ log: DeltaLog) async throws -> Int64? {
-        let body: ByteBuffer
-        do { body = try await log.store.get(key: log.logPrefix + "_last_checkpoint") } catch let e as ObjectStoreError where e.code == .notFound {
-            return nil
-        }
-        guard body.readableBytes < 1 << 20 else { return nil }
-        return (try? JSONValue.parse(String(decoding: body.readableBytesView, as: UTF8.self)))?["version"]?.int64
-    }
-
     /// The state stored in the checkpoint of `version` (nil: none there).
     package static func read(log: DeltaLog, version: Int64) async throws -> DeltaState? {
         let body: ByteBuffer
@@ -129,13 +119,6 @@ package enum DeltaCheckpoint {
             return nil
         }
         return try DeltaCheckpointReader.state(Array(body.readableBytesView))
-    }
-
-    /// The `metaData` of the checkpoint of `version` (nil: no checkpoint there).
-    package static func metadata(store: any ObjectStore, root: String, version: Int64) async throws -> DeltaMetadata? {
-        let log = DeltaLog(store: store, root: root)
-        guard let state = try await read(log: log, version: version), let m = state.metadataAction else { return nil }
-        return DeltaMetadata(m)
     }
 }
 

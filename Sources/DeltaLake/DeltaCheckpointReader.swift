@@ -114,6 +114,12 @@ package enum DeltaCheckpointReader {
         var defs: [Int] = []
         var reps: [Int] = []
         var values: [JSONValue] = []
+
+        /// One page's levels (a column without repetition or definition has them all 0).
+        mutating func append(reps r: [Int], defs d: [Int], count n: Int, _ col: Leaf) {
+            reps += col.maxRep > 0 ? r : [Int](repeating: 0, count: n)
+            defs += col.maxDef > 0 ? d : [Int](repeating: 0, count: n)
+        }
     }
 
     struct Cursor {
@@ -245,8 +251,8 @@ package enum DeltaCheckpointReader {
                 var reps: [Int] = [], defs: [Int] = []
                 if col.maxRep > 0 {
                     let len = try c.u32()
-                    var sub = Cursor(bytes: page, p: c.p, end: c.p + len)
                     guard len <= c.end - c.p else { throw Failure(message: "levels past the page") }
+                    var sub = Cursor(bytes: page, p: c.p, end: c.p + len)
                     try hybrid(&sub, width: bitWidth(col.maxRep), count: n, into: &reps)
                     c.p += len
                 }
@@ -258,8 +264,7 @@ package enum DeltaCheckpointReader {
                     c.p += len
                 }
                 try values(&c, dh.encoding, col, defs: defs, count: n, dictionary: dictionary, into: &out.values)
-                out.reps += col.maxRep > 0 ? reps : [Int](repeating: 0, count: n)
-                out.defs += col.maxDef > 0 ? defs : [Int](repeating: 0, count: n)
+                out.append(reps: reps, defs: defs, count: n, col)
                 valuesLeft -= n
             case .dataPageV2:
                 guard let dh = header.dataPageHeaderV2 else { throw Failure(message: "data page v2 without header") }
@@ -275,8 +280,7 @@ package enum DeltaCheckpointReader {
                     : Array(bytes[(body + rl + dl)..<(body + size)])
                 var c = Cursor(bytes: rest, p: 0, end: rest.count)
                 try values(&c, dh.encoding, col, defs: defs, count: n, dictionary: dictionary, into: &out.values)
-                out.reps += col.maxRep > 0 ? reps : [Int](repeating: 0, count: n)
-                out.defs += col.maxDef > 0 ? defs : [Int](repeating: 0, count: n)
+                out.append(reps: reps, defs: defs, count: n, col)
                 valuesLeft -= n
             default:
                 continue
@@ -346,7 +350,6 @@ package enum DeltaCheckpointReader {
                 } else {
                     items.append(value)
                 }
-                _ = def
             }
             let def0 = d.defs[e]
             // Deepest present node on the path (for the first entry).

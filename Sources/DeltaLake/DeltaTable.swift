@@ -9,8 +9,8 @@ import Parquet
 /// **DeltaLake** — each entity as a Delta Lake table: the schema mapping, `add` statistics
 /// from the files' own footers, the log reader and the committer.
 ///
-/// Reads a table's log: the versions under `_delta_log/`, single commits, and the current
-/// `metaData` (found by reading commits backwards from the newest, or the newest checkpoint's).
+/// Reads a table's log: the versions under `_delta_log/`, single commits, and the commit a
+/// lakewriter run made (``findCommit(infoKey:value:limit:)``).
 package struct DeltaLog: Sendable {
     package let store: any ObjectStore
     /// The table's key prefix, ending in `/` (`orders/`), relative to the store's prefix.
@@ -89,23 +89,6 @@ package struct DeltaLog: Sendable {
         for v in commits.reversed().prefix(limit) {
             guard let actions = try await readCommit(v) else { continue }
             if actions.contains(where: { $0["commitInfo"]?["lakewriter"]?[infoKey]?.string == value }) { return v }
-        }
-        return nil
-    }
-
-    /// The current `metaData` and the version it was read at: the newest commit holding one,
-    /// read backwards from `latest`.
-    package func currentMetadata(latest: Int64) async throws -> DeltaMetadata? {
-        var v = latest
-        while v >= 0 {
-            if let actions = try await readCommit(v) {
-                for a in actions {
-                    if let m = a["metaData"], let meta = DeltaMetadata(m) { return meta }
-                }
-            } else if let m = try await DeltaCheckpoint.metadata(store: store, root: root, version: v) {
-                return m
-            }
-            v -= 1
         }
         return nil
     }
@@ -192,8 +175,6 @@ package actor DeltaTable {
         busy = false
         if !waiters.isEmpty { waiters.removeFirst().resume() }
     }
-    /// Commits made and how long they took (for the bench and metrics).
-    package private(set) var commits = 0
     package private(set) var conflictsRetried = 0
 
     package init(store: any ObjectStore, root: String, checkpointInterval: Int = 10, logger: Logger) {
@@ -205,8 +186,6 @@ package actor DeltaTable {
     /// The newest version known to this process (nil: no table yet).
     package var version: Int64? { latest }
     package var currentMetadata: DeltaMetadata? { metadata }
-
-    package var files: Int { state.adds.count }
 
     /// The table as of its newest version (read on first use), and that version.
     package func snapshot() async throws -> (version: Int64?, state: DeltaState) {
@@ -308,10 +287,7 @@ package actor DeltaTable {
             do {
                 _ = try await log.store.putIfAbsent(key: log.commitKey(version), body: body)
             } catch let e as ObjectStoreError where e.code == .alreadyExists {
-                if try await resolveTaken(version, commit: commit) {
-                    commits += 1
-                    return version
-                }
+                if try await resolveTaken(version, commit: commit) { return version }
                 conflictsRetried += 1
                 continue
             }
@@ -319,7 +295,6 @@ package actor DeltaTable {
             let written = try lines.map { try JSONValue.parse($0) }
             state.apply(written)
             metadata = state.metadataAction.flatMap(DeltaMetadata.init)
-            commits += 1
             if version > 0 && version % Int64(checkpointInterval) == 0 {
                 do {
                     try await DeltaCheckpoint.write(log: log, version: version, state: state, logger: logger)

@@ -395,3 +395,47 @@ final class LosingFirstAnswer: ObjectStore, @unchecked Sendable {
         #expect(last.contains { $0["txn"]?["appId"]?.string == "lakewriter:g:s" && $0["txn"]?["version"]?.int64 == 3 })
     }
 }
+
+@Suite struct ParquetConcatenationTests {
+    static func file(_ values: Range<Int64>) throws -> [UInt8] {
+        let schema = try ParquetSchema([.required("n", .int64), .optional("s", .string)])
+        var batch = RowBatch(schema)
+        for v in values { batch.columns[0].appendInt64(v); batch.columns[1].appendString("v\(v)") }
+        let sink = BytesSink()
+        let w = try ParquetWriter(schema: schema, sink: sink)
+        try w.write(batch)
+        _ = try w.close()
+        return sink.bytes
+    }
+
+    @Test func joinedFilesKeepEveryRowGroup() throws {
+        let joined = try ParquetConcatenation.join([try Self.file(0..<10), try Self.file(10..<25)], keyValueMetadata: ["k": "v"])
+        let meta = try ParquetMetadataReader.read(bytes: joined)
+        #expect(meta.numRows == 25 && meta.rowGroups.count == 2)
+        #expect(meta.keyValueMetadata?.contains { $0.key == "k" && $0.value == "v" } == true)
+        let other = try ParquetSchema([.required("x", .int32)])
+        var b = RowBatch(other)
+        b.columns[0].appendInt32(1)
+        let sink = BytesSink()
+        let w = try ParquetWriter(schema: other, sink: sink)
+        try w.write(b)
+        _ = try w.close()
+        #expect(throws: ParquetError.self) { try ParquetConcatenation.join([try Self.file(0..<3), sink.bytes]) }
+    }
+
+    /// Fuzz: damaged sources (offsets and sizes from their footers) throw, never trap.
+    @Test func damagedSourcesFailCleanly() throws {
+        let a = try Self.file(0..<20), b = try Self.file(20..<40)
+        var rng = SeededGenerator(seed: Fuzz.seed(37))
+        for _ in 0..<Fuzz.cases(3000) {
+            var x = b
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                // Mostly the footer, where the offsets are.
+                let at = Bool.random(using: &rng) ? Int.random(in: max(0, x.count - 200)..<x.count, using: &rng)
+                    : Int.random(in: 0..<x.count, using: &rng)
+                x[at] = UInt8.random(in: 0...255, using: &rng)
+            }
+            _ = try? ParquetConcatenation.join([a, x])
+        }
+    }
+}

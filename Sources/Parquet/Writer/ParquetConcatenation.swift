@@ -21,8 +21,13 @@ public enum ParquetConcatenation {
                 for c in rg.columns {
                     guard let m = c.metaData else { throw ParquetError(.invalidSchema, message: "a column chunk without metadata") }
                     let s = m.dictionaryPageOffset.map { min($0, m.dataPageOffset) } ?? m.dataPageOffset
+                    // Offsets come from the file: a negative or overflowing one is an error, not a trap.
+                    let (e, overflow) = s.addingReportingOverflow(m.totalCompressedSize)
+                    guard s >= 0, m.totalCompressedSize >= 0, !overflow else {
+                        throw ParquetError(.invalidSchema, message: "file \(i + 1): a column chunk with offset \(s) and size \(m.totalCompressedSize)")
+                    }
                     start = min(start, s)
-                    end = max(end, s + m.totalCompressedSize)
+                    end = max(end, e)
                 }
                 guard start >= 4, start <= end, end <= Int64(bytes.count) else {
                     throw ParquetError(.invalidSchema, message: "file \(i + 1): column chunks outside the file")
