@@ -95,6 +95,10 @@ package final class BackfillRun: @unchecked Sendable {
 
     /// Stops the run (SIGINT/SIGTERM): running COPYs are cancelled, open files abandoned, the
     /// manifest records where it stopped. Safe from any thread.
+    /// Allocator settings for the process (``AllocatorTuning/keepLargeBlocksInHeap()``); the
+    /// command calls it once before anything else.
+    package static func tuneAllocator() { AllocatorTuning.keepLargeBlocksInHeap() }
+
     package func cancel() {
         guard !cancelled.exchange(true, ordering: .sequentiallyConsistent) else { return }
         for c in connections.withLock({ Array($0.values) }) { c.cancel() }
@@ -200,6 +204,17 @@ package final class BackfillRun: @unchecked Sendable {
     static let sessionSettings = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
         + "SET extra_float_digits = 1"
 
+    /// Applies ``sessionSettings`` and the client encoding: UTF8, so text comes in UTF-8
+    /// whatever the database's encoding (the server converts it, so it is valid and the decoder
+    /// need not check it again), except on a SQL_ASCII database, whose bytes PostgreSQL never
+    /// checked: there the bytes come as stored and the decoder checks them, refusing the rows
+    /// that are not UTF-8 (rejects) instead of the server failing the whole COPY.
+    static func applySessionSettings(_ conn: PGConnection) throws {
+        try conn.exec(sessionSettings, step: "session settings")
+        let sqlASCII = conn.parameterStatus("server_encoding") == "SQL_ASCII"
+        try conn.exec("SET client_encoding = '\(sqlASCII ? "SQL_ASCII" : "UTF8")'", step: "session settings")
+    }
+
     // MARK: - Run
 
     /// How one chunk is read and written.
@@ -258,7 +273,7 @@ package final class BackfillRun: @unchecked Sendable {
             planConnection = c
         }
         defer { coordinator?.close() }
-        try planConnection.exec(Self.sessionSettings, step: "session settings")
+        try Self.applySessionSettings(planConnection)
         let catalog = PostgresCatalog(planConnection)
 
         let plan: BackfillPlan
@@ -441,9 +456,10 @@ package final class BackfillRun: @unchecked Sendable {
                     }
                     connections.withLock { $0[ObjectIdentifier(conn)] = conn }
                     defer { _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(conn)) } }
-                    if shared != nil { try conn.exec(Self.sessionSettings, step: "session settings") }
+                    if shared != nil { try Self.applySessionSettings(conn) }
+                    let batches = BatchPool()  // this job's batches, reused chunk after chunk
                     while !stopping, let chunk = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
-                        try runChunk(chunk, conn: conn, context: context, plan: plan)
+                        try runChunk(chunk, conn: conn, context: context, plan: plan, batches: batches)
                     }
                 } catch let f as BackfillFailure {
                     fail(f)
@@ -579,7 +595,8 @@ package final class BackfillRun: @unchecked Sendable {
 
     /// Reads one chunk into its files; the chunk is done (in the manifest) only when every file
     /// of it is stored. On any error its open files are abandoned and the finished ones removed.
-    func runChunk(_ chunk: BackfillManifest.Chunk, conn: PGConnection, context: JobContext, plan: BackfillPlan) throws {
+    func runChunk(_ chunk: BackfillManifest.Chunk, conn: PGConnection, context: JobContext, plan: BackfillPlan,
+                  batches: BatchPool = BatchPool()) throws {
         let id = chunk.id
         let manifests = context.manifests
         try BlockingWork.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
@@ -599,7 +616,8 @@ package final class BackfillRun: @unchecked Sendable {
                 (rows, rejected) = try readEntity(sql, mapping: e, schema: context.reader.entitySchema!, conn: conn,
                                                   output: output, chunk: id, context: context)
             } else {
-                (rows, rejected) = try readCatalog(sql, conn: conn, output: output, chunk: id, context: context)
+                (rows, rejected) = try readCatalog(sql, conn: conn, output: output, chunk: id, context: context,
+                                                   batches: batches)
             }
             try output.finishAll()
         } catch {
@@ -627,12 +645,13 @@ package final class BackfillRun: @unchecked Sendable {
 
     /// Catalog mode: COPY BINARY decoded straight into column builders on the job thread, while
     /// an encoder thread writes the previous batch (split by hour with `--partition-by`): the COPY
-    /// stream never waits for encoding, and two batches alternate so no buffer is reallocated.
+    /// stream never waits for encoding, and two batches alternate so no buffer is reallocated
+    /// (they come from `batches` and go back to it, grown, for the job's next chunk).
     func readCatalog(_ sql: String, conn: PGConnection, output: ChunkOutput, chunk: Int,
-                     context: JobContext) throws -> (Int, Int) {
+                     context: JobContext, batches: BatchPool) throws -> (Int, Int) {
         let reader = context.reader
         var rejected = 0
-        let pipe = EncodePipe(schema: reader.mapping.schema) { batch in
+        let pipe = EncodePipe(schema: reader.mapping.schema, spares: batches.take(1, schema: reader.mapping.schema)) { batch in
             self.rowsRead.add(batch.rowCount, ordering: .relaxed)
             guard let p = reader.partitionColumn else {
                 try output.write(batch, to: .none)
@@ -651,9 +670,14 @@ package final class BackfillRun: @unchecked Sendable {
                                                  : .hour(HourPartition(hoursSinceEpoch: Int64(part.key))))
             }
         }
-        defer { pipe.close() }
-        var decoder = try CopyBinaryDecoder(mapping: reader.mapping, keyColumn: reader.keyColumn)
-        var batch = RowBatch(reader.mapping.schema)
+        var batch = batches.take(1, schema: reader.mapping.schema)[0]
+        defer {
+            pipe.close()
+            batch.removeAll()
+            batches.give(pipe.takeSpares() + [batch])
+        }
+        var decoder = try CopyBinaryDecoder(mapping: reader.mapping, keyColumn: reader.keyColumn,
+                                            textIsValidUTF8: conn.deliversValidUTF8)
         let maxRows = 65_536, maxBytes = 32 << 20
         var nextByteCheck = 1024
         var lastBytes = 0
@@ -677,7 +701,7 @@ package final class BackfillRun: @unchecked Sendable {
         }
         try decoder.finish()
         bytesRead.add(decoder.bytesConsumed - lastBytes, ordering: .relaxed)
-        if batch.rowCount > 0 { _ = try pipe.handoff(batch) }
+        if batch.rowCount > 0 { batch = try pipe.handoff(batch) }
         try pipe.finish()
         return (decoder.rowsDecoded, rejected)
     }
@@ -899,8 +923,9 @@ final class EncodePipe: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let schema: ParquetSchema
 
-    init(schema: ParquetSchema, work: @escaping (RowBatch) throws -> Void) {
+    init(schema: ParquetSchema, spares: [RowBatch] = [], work: @escaping (RowBatch) throws -> Void) {
         self.schema = schema
+        spare = spares
         let box = WorkBox(work: work)
         let thread = Thread { [self] in
             defer { done.signal() }
@@ -950,6 +975,14 @@ final class EncodePipe: @unchecked Sendable {
         return spare.popLast() ?? RowBatch(schema)
     }
 
+    /// The emptied batches the encoder handed back (call after ``close()``).
+    func takeSpares() -> [RowBatch] {
+        condition.withLock {
+            defer { spare = [] }
+            return spare
+        }
+    }
+
     /// Waits until every batch handed over is written; rethrows the encoder's error.
     func finish() throws {
         close()
@@ -964,5 +997,29 @@ final class EncodePipe: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         if first { done.wait() }
+    }
+}
+
+/// A job's row batches, kept (emptied, with their grown buffers) from one chunk to the next so
+/// a chunk does not grow its column buffers from nothing again. Used by one job thread at a time.
+final class BatchPool: @unchecked Sendable {
+    private var batches: [RowBatch] = []
+
+    /// `n` empty batches of `schema`: kept ones first, new ones for the rest.
+    func take(_ n: Int, schema: ParquetSchema) -> [RowBatch] {
+        var out: [RowBatch] = []
+        while out.count < n, let b = batches.popLast() {
+            if b.schema == schema { out.append(b) }
+        }
+        while out.count < n { out.append(RowBatch(schema)) }
+        return out
+    }
+
+    /// Keeps `returned` (each emptied) for the next ``take(_:schema:)``; at most two are kept.
+    func give(_ returned: [RowBatch]) {
+        for var b in returned where batches.count < 2 {
+            b.removeAll()
+            batches.append(b)
+        }
     }
 }

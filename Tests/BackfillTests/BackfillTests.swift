@@ -239,6 +239,45 @@ enum BF {
         }
     }
 
+    /// A LATIN1 database's text comes converted to UTF-8 (the session asks for UTF8; the server
+    /// then vouches for it and the decoder does not check it again). A SQL_ASCII database's bytes
+    /// come as stored, checked by the decoder: a value that is not UTF-8 rejects its row only.
+    @Test func textOfLatin1AndSQLASCIIDatabasesIsUTF8OrRejected() throws {
+        let admin = try BF.connect()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let latin1 = "bf_latin1_\(suffix)", ascii = "bf_ascii_\(suffix)"
+        try admin.exec("CREATE DATABASE \(latin1) ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+        try admin.exec("CREATE DATABASE \(ascii) ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+        defer { for db in [latin1, ascii] { try? admin.exec("DROP DATABASE IF EXISTS \(db) WITH (FORCE)") } }
+
+        let l = try PGConnection(try BF.dsn() + " dbname=\(latin1)")
+        try l.exec("SET client_encoding = 'UTF8'")  // alone: a query string is converted as it arrives
+        try l.exec("""
+            CREATE TABLE t (id int PRIMARY KEY, s text, j jsonb);
+            INSERT INTO t VALUES (1, 'café', '{"k": "naïve"}'), (2, 'plain', '{}');
+            """)
+        #expect(try l.query("SELECT octet_length(s) FROM t WHERE id = 1")[0][0] == "4")  // stored as LATIN1
+        let dirL = try TestEnvironment.temporaryDirectory("bf-latin1").path
+        var r = try BF.run(["--dsn", try BF.dsn() + " dbname=\(latin1)", "--table", "public.t", "--output", "file://" + dirL,
+                            "--jobs", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try BF.duck("SELECT id, s, j FROM read_parquet('\(dirL)/*.parquet') ORDER BY id")
+                == [["1", "café", "{\"k\": \"naïve\"}"], ["2", "plain", "{}"]])
+
+        let a = try PGConnection(try BF.dsn() + " dbname=\(ascii)")
+        try a.exec("SET client_encoding = 'SQL_ASCII'")
+        try a.exec("CREATE TABLE t (id int PRIMARY KEY, s text); "
+                   + "INSERT INTO t VALUES (1, 'ok'), (2, E'bad\\xffbyte'), (3, 'fine')")
+        let dirA = try TestEnvironment.temporaryDirectory("bf-ascii").path
+        let rejects = dirA + "/rejects.jsonl"
+        r = try BF.run(["--dsn", try BF.dsn() + " dbname=\(ascii)", "--table", "public.t", "--output", "file://" + dirA,
+                        "--rejects", rejects])
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(try BF.duck("SELECT id, s FROM read_parquet('\(dirA)/*.parquet') ORDER BY id") == [["1", "ok"], ["3", "fine"]])
+        let lines = try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("UTF-8"), "\(lines)")
+    }
+
     @Test func errorsAreClearNonZeroAndLeaveNoDataFiles() throws {
         let dir = try TestEnvironment.temporaryDirectory("bf-errors").path
         // Unreachable server: the password never appears.

@@ -385,17 +385,30 @@ public struct ColumnBuilder: Sendable {
             if validatesUTF8 && !UTF8Validation.isValid(v) {
                 fail(.invalidUTF8, "\(v.count)-byte value is not valid UTF-8")
             }
-            if v.count > 0 { bytes.append(contentsOf: v.assumingMemoryBound(to: UInt8.self)) }
+            if let p = v.baseAddress, v.count > 0 { bytes.appendBytes(from: p, count: v.count) }
             offsets.append(bytes.count)
         } else if kind == Self.kFixed {
             if v.count != fixedLength {
                 fail(.valueOutOfRange, "\(v.count) bytes given for a \(fixedLength)-byte column")
                 appendPlaceholder()
             } else {
-                bytes.append(contentsOf: v.assumingMemoryBound(to: UInt8.self))
+                if let p = v.baseAddress { bytes.appendBytes(from: p, count: v.count) }
             }
         } else {
             wrongAppend("bytes")
+        }
+    }
+
+    /// Appends `count` bytes the caller knows to be valid UTF-8 (text a PostgreSQL server
+    /// checked, say): as ``appendBytes(_:count:repetitionLevel:)`` without the validation.
+    @inlinable
+    public mutating func appendBytes(knownValidUTF8 pointer: UnsafeRawPointer, count: Int, repetitionLevel: Int = 0) {
+        if kind == Self.kBytes {
+            pushPresent(repetitionLevel)
+            if count > 0 { bytes.appendBytes(from: pointer, count: count) }
+            offsets.append(bytes.count)
+        } else {
+            appendBytes(UnsafeRawBufferPointer(start: pointer, count: count), repetitionLevel: repetitionLevel)
         }
     }
 

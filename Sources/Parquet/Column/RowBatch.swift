@@ -47,7 +47,7 @@ public struct RowBatch: Sendable {
     }
 
     /// Rows in the batch (the first column's count; `validate()` checks they agree).
-    public var rowCount: Int { columns.first?.rowCount ?? 0 }
+    public var rowCount: Int { columns.isEmpty ? 0 : columns[0].rowCount }  // no copy of the builder
     /// Sum of the columns' ``ColumnBuilder/byteCount``.
     public var byteCount: Int { columns.reduce(0) { $0 + $1.byteCount } }
     /// Sum of the columns' ``ColumnBuilder/allocatedBytes``.

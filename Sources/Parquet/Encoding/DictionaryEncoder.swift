@@ -49,13 +49,18 @@ struct DictionaryEncoder {
             h ^= h >> 29
             i += 8
         }
-        if i < n {
-            var tail: UInt64 = 0
-            var s: UInt64 = 0
-            while i < n {
-                tail |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << s
-                s += 8
-                i += 1
+        let rest = n - i
+        if rest > 0 {
+            // The last 1-7 bytes, without a loop: overlapping loads inside the value (any
+            // function of the bytes and the length will do; equal values hash equal).
+            var tail: UInt64
+            if rest >= 4 {
+                tail = UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+                    | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+            } else {
+                tail = UInt64(p.load(fromByteOffset: i, as: UInt8.self))
+                    | UInt64(p.load(fromByteOffset: i + rest / 2, as: UInt8.self)) << 8
+                    | UInt64(p.load(fromByteOffset: n - 1, as: UInt8.self)) << 16
             }
             h = (h ^ tail) &* 0x1000_0000_01B3
         }
@@ -105,14 +110,14 @@ struct DictionaryEncoder {
             if hashes[ei] == h {
                 let start = offsets[ei], len = offsets[ei + 1] - start
                 if len == n {
-                    let equal = bytes.withUnsafeBytes { d in n == 0 || memcmp(d.baseAddress! + start, p, n) == 0 }
+                    let equal = bytes.withUnsafeBytes { d in n == 0 || equalBytes(d.baseAddress! + start, p, count: n) }
                     if equal { return UInt32(ei) }
                 }
             }
             s = (s + 1) & mask
         }
         let idx = offsets.count - 1
-        if n > 0 { bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n).assumingMemoryBound(to: UInt8.self)) }
+        if n > 0 { bytes.appendBytes(from: p, count: n) }
         offsets.append(bytes.count)
         hashes.append(h)
         slots[s] = Int32(idx)

@@ -65,24 +65,38 @@ enum RLEEncoder {
         let base = out.count
         out.append(contentsOf: repeatElement(0, count: byteCount))
         out.withUnsafeMutableBufferPointer { buf in
-            let dst = buf.baseAddress! + base
+            // 64 bits are gathered and stored at once; only whole gathered words are stored, so
+            // no store passes the group bytes reserved above.
+            let dst = UnsafeMutableRawPointer(buf.baseAddress! + base)
             var acc: UInt64 = 0
             var bits = 0
             var o = 0
-            let end = start + count
             let mask: UInt64 = width >= 64 ? ~0 : (1 << UInt64(width)) - 1
-            for idx in start..<(start + groups * 8) {
-                let v: UInt64 = idx < end ? UInt64(values[idx]) & mask : 0
+            let w = UInt64(width)
+            @inline(__always) func put(_ v: UInt64) {
                 acc |= v << UInt64(bits)
                 bits += width
-                while bits >= 8 {
-                    dst[o] = UInt8(truncatingIfNeeded: acc)
-                    o += 1
-                    acc >>= 8
-                    bits -= 8
+                if bits >= 64 {
+                    dst.storeBytes(of: acc.littleEndian, toByteOffset: o, as: UInt64.self)
+                    o += 8
+                    bits -= 64
+                    acc = bits > 0 ? v >> (w - UInt64(bits)) : 0
                 }
             }
-            if bits > 0 { dst[o] = UInt8(truncatingIfNeeded: acc) }
+            var idx = start
+            let end = start + count
+            while idx < end {
+                put(UInt64(values[idx]) & mask)
+                idx += 1
+            }
+            // Padding of the last group: zeros.
+            for _ in count..<(groups * 8) { put(0) }
+            while bits > 0 {
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: acc), toByteOffset: o, as: UInt8.self)
+                o += 1
+                acc >>= 8
+                bits -= 8
+            }
         }
     }
 }

@@ -65,6 +65,19 @@ package final class PGConnection: @unchecked Sendable {
     /// The server's version number (150004 for 15.4).
     package var serverVersion: Int { Int(PQserverVersion(conn)) }
 
+    /// A run-time parameter the server reports (`client_encoding`, `server_encoding`, …).
+    package func parameterStatus(_ name: String) -> String? {
+        PQparameterStatus(conn, name).map { String(cString: $0) }
+    }
+
+    /// True when every text value this connection receives is valid UTF-8 because the server
+    /// checked it: the client encoding is UTF8 (the server converts to it, and a conversion
+    /// never yields invalid bytes) and the server encoding is not SQL_ASCII (the only one
+    /// whose text PostgreSQL stores unchecked). Decoders then skip their own validation.
+    package var deliversValidUTF8: Bool {
+        parameterStatus("client_encoding") == "UTF8" && parameterStatus("server_encoding") != "SQL_ASCII"
+    }
+
     /// Runs statements whose results are not needed (BEGIN, SET, DDL in tests).
     package func exec(_ sql: String, step: String = "exec") throws(PostgresError) {
         try checkNotCancelled(step, sql)
@@ -126,10 +139,15 @@ package final class PGConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs `sql` (a `COPY … TO STDOUT`) and hands every CopyData buffer to `consume` (valid
-    /// only during the call), then checks how the statement ended: an error raised by the
-    /// server mid-stream (division by zero in the query, cancellation, a dropped connection)
-    /// throws with the server's message, even though rows were already delivered.
+    /// Bytes of rows gathered before ``copyOut(_:consume:)`` hands them over.
+    package static let copyStageBytes = 256 << 10
+
+    /// Runs `sql` (a `COPY … TO STDOUT`) and hands the stream to `consume` (each buffer valid
+    /// only during the call) as runs of whole CopyData messages, in order: every row libpq has
+    /// received, up to ``copyStageBytes`` (a bigger message alone). Then it checks how the
+    /// statement ended: an error raised by the server mid-stream (division by zero in the
+    /// query, cancellation, a dropped connection) throws with the server's message, even though
+    /// rows were already delivered.
     ///
     /// If `consume` throws, the COPY is cancelled, the connection drained so it stays usable,
     /// and `consume`'s error rethrown.
@@ -142,26 +160,55 @@ package final class PGConnection: @unchecked Sendable {
         }
         var consumerError: (any Error)? = nil
         var buffers = 0
+        // The server sends one CopyData message (one row) at a time and libpq hands each over in
+        // its own buffer: rows are gathered here into one contiguous region, handed over whenever
+        // libpq has no complete row buffered (so nothing waits on the network) or the region is
+        // full, so the consumer runs once per network read, not once per row.
+        let stageCapacity = Self.copyStageBytes
+        let stage = UnsafeMutableRawPointer.allocate(byteCount: stageCapacity, alignment: 16)
+        defer { stage.deallocate() }
+        var staged = 0
+        func deliver(_ bytes: UnsafeRawBufferPointer) {
+            guard consumerError == nil, bytes.count > 0 else { return }
+            buffers += 1
+            do {
+                try consume(bytes)
+            } catch {
+                consumerError = error
+                requestServerCancel()
+            }
+        }
+        func flushStage() {
+            if staged > 0 {
+                let n = staged
+                staged = 0
+                deliver(UnsafeRawBufferPointer(start: stage, count: n))
+            }
+        }
         while true {
             var buf: UnsafeMutablePointer<CChar>? = nil
-            let n = PQgetCopyData(conn, &buf, 0)
+            var n = PQgetCopyData(conn, &buf, 1)  // 0: no complete row buffered yet
+            if n == 0 {
+                flushStage()
+                n = PQgetCopyData(conn, &buf, 0)
+            }
             if n > 0, let b = buf {
                 defer { PQfreemem(b) }
-                buffers += 1
                 if consumerError != nil { continue }  // draining after a consumer error
-                do {
-                    try consume(UnsafeRawBufferPointer(start: b, count: Int(n)))
-                } catch {
-                    consumerError = error
-                    requestServerCancel()
+                let count = Int(n)
+                if staged + count > stageCapacity { flushStage() }
+                if count > stageCapacity {
+                    deliver(UnsafeRawBufferPointer(start: b, count: count))
+                } else {
+                    (stage + staged).copyMemory(from: b, byteCount: count)
+                    staged += count
                 }
-            } else if n == -1 {
-                break
             } else {
-                // -2: the connection failed (the result below says why, if it can).
+                // -1: the COPY is done; -2: the connection failed (the result below says why, if it can).
                 break
             }
         }
+        flushStage()
         // The final result(s): COMMAND_OK, or the error that ended the COPY.
         var failure: PostgresError? = nil
         while let res = PQgetResult(conn) {

@@ -27,6 +27,7 @@ package struct CopyBinaryDecoder {
     private let columnNames: [String]
     private let leafPaths: [String]
     private let keyColumn: Int?
+    private let trustsUTF8: Bool
     private var state: State = .header
     private var carry: [UInt8] = []
     /// Carry-over bytes needed before parsing is worth retrying.
@@ -48,7 +49,11 @@ package struct CopyBinaryDecoder {
 
     /// A decoder for rows of `mapping` (build batches with `RowBatch(mapping.schema)`); rows
     /// rejected report the value of `keyColumn` (a top-level column name) when given.
-    package init(mapping: SourceMapping, keyColumn: String? = nil) throws(PostgresError) {
+    /// `textIsValidUTF8`: the stream's text and json values were checked by the server
+    /// (``PGConnection/deliversValidUTF8``), so they are not validated again; bytes of other
+    /// sources must be checked (the default).
+    package init(mapping: SourceMapping, keyColumn: String? = nil, textIsValidUTF8: Bool = false) throws(PostgresError) {
+        trustsUTF8 = textIsValidUTF8
         plan = try DecodePlan(mapping)
         storage = DecodePlanStorage(plan)
         columnNames = mapping.columns.map(\.column.name)
@@ -147,7 +152,7 @@ package struct CopyBinaryDecoder {
             let from = pos
             var w = Walker(base: base, count: count, streamOffset: regionOffset, nodes: UnsafeBufferPointer(storage.nodes),
                            kids: UnsafeBufferPointer(storage.kids), cols: UnsafeMutableBufferPointer(start: nil, count: 0),
-                           scratch: [])
+                           trustsUTF8: trustsUTF8, scratch: [])
             swap(&w.scratch, &self.scratch)
             let outcome = batch.columns.withUnsafeMutableBufferPointer { cols in
                 w.cols = cols

@@ -11,6 +11,8 @@ struct Walker {
     let nodes: UnsafeBufferPointer<DecodeNode>
     let kids: UnsafeBufferPointer<Int32>
     var cols: UnsafeMutableBufferPointer<ColumnBuilder>
+    /// Text and json bytes were checked by the server (``PGConnection/deliversValidUTF8``).
+    let trustsUTF8: Bool
     /// Numeric text is formatted here, reused across values.
     var scratch: [UInt8]
     var fault = RowFault()
@@ -150,8 +152,12 @@ struct Walker {
         case .int8 where len == 8:
             cols[leaf].appendInt64(i64(p))
         case .bytes:
-            cols[leaf].appendBytes(base + p, count: len)
-            if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            if trustsUTF8 {
+                cols[leaf].appendBytes(knownValidUTF8: base + p, count: len)
+            } else {
+                cols[leaf].appendBytes(base + p, count: len)
+                if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            }
         default:
             return try value(n, p, len, def: 0, rep: 0)
         }
@@ -187,14 +193,22 @@ struct Walker {
             guard len == 8 else { throw malformed("float8 of \(len) bytes", p) }
             cols[leaf].appendDouble(Double(bitPattern: u64(p)), repetitionLevel: rep)
         case .bytes:
-            cols[leaf].appendBytes(base + p, count: len, repetitionLevel: rep)
-            if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            if trustsUTF8 {
+                cols[leaf].appendBytes(knownValidUTF8: base + p, count: len, repetitionLevel: rep)
+            } else {
+                cols[leaf].appendBytes(base + p, count: len, repetitionLevel: rep)
+                if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            }
         case .jsonb:
             guard len >= 1 else { throw malformed("empty jsonb value", p) }
             let version = base.load(fromByteOffset: p, as: UInt8.self)
             guard version == 1 else { return refuse(n, "jsonb format version \(version) is not known") }
-            cols[leaf].appendBytes(base + p + 1, count: len - 1, repetitionLevel: rep)
-            if cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            if trustsUTF8 {
+                cols[leaf].appendBytes(knownValidUTF8: base + p + 1, count: len - 1, repetitionLevel: rep)
+            } else {
+                cols[leaf].appendBytes(base + p + 1, count: len - 1, repetitionLevel: rep)
+                if cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
+            }
         case .uuid:
             guard len == 16 else { throw malformed("uuid of \(len) bytes", p) }
             cols[leaf].appendBytes(base + p, count: 16, repetitionLevel: rep)

@@ -1,7 +1,9 @@
 import Parquet
 
 /// When the caller's batch is full: rows, or the builders' bytes (checked every 1,024 rows,
-/// since summing the columns costs more than a row).
+/// since summing the columns costs more than a row). Checked after each buffer ``copyOut``
+/// hands over (at most ``PGConnection/copyStageBytes`` of rows), so a batch may pass a limit
+/// by the rows of one buffer; row groups are cut by the writer's own limits.
 package struct BatchLimits: Sendable, Hashable {
     package var maxRows: Int
     package var maxBytes: Int
@@ -28,7 +30,7 @@ extension PGConnection {
                       limits: BatchLimits = BatchLimits(), flush: (RowBatch) throws -> Void,
                       onRowError: (CopyRowError) -> Void = { _ in },
                       onProgress: (_ bytesConsumed: Int) -> Void = { _ in }) throws -> CopyStats {
-        var decoder = try CopyBinaryDecoder(mapping: mapping, keyColumn: keyColumn)
+        var decoder = try CopyBinaryDecoder(mapping: mapping, keyColumn: keyColumn, textIsValidUTF8: deliversValidUTF8)
         var batch = RowBatch(mapping.schema)
         var stats = CopyStats()
         var nextByteCheck = 1024
