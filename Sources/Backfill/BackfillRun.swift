@@ -95,10 +95,6 @@ package final class BackfillRun: @unchecked Sendable {
 
     /// Stops the run (SIGINT/SIGTERM): running COPYs are cancelled, open files abandoned, the
     /// manifest records where it stopped. Safe from any thread.
-    /// Allocator settings for the process (``AllocatorTuning/keepLargeBlocksInHeap()``); the
-    /// command calls it once before anything else.
-    package static func tuneAllocator() { AllocatorTuning.keepLargeBlocksInHeap() }
-
     package func cancel() {
         guard !cancelled.exchange(true, ordering: .sequentiallyConsistent) else { return }
         for c in connections.withLock({ Array($0.values) }) { c.cancel() }

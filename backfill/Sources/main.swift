@@ -110,7 +110,6 @@ if CommandLine.arguments.dropFirst().contains("--version") {
     print("lakewriter-backfill \(LakewriterVersion.version)")
     exit(0)
 }
-BackfillRun.tuneAllocator()
 
 do {
     var command = try BackfillCommand.parseAsRoot()
