@@ -647,7 +647,7 @@ package final class BackfillRun: @unchecked Sendable {
                      context: JobContext, batches: BatchPool) throws -> (Int, Int) {
         let reader = context.reader
         var rejected = 0
-        let pipe = EncodePipe(schema: reader.mapping.schema, spares: batches.take(1, schema: reader.mapping.schema)) { batch in
+        let pipe = EncodePipe(schema: reader.mapping.schema, spares: [batches.take(reader.mapping.schema)]) { batch in
             self.rowsRead.add(batch.rowCount, ordering: .relaxed)
             guard let p = reader.partitionColumn else {
                 try output.write(batch, to: .none)
@@ -666,7 +666,7 @@ package final class BackfillRun: @unchecked Sendable {
                                                  : .hour(HourPartition(hoursSinceEpoch: Int64(part.key))))
             }
         }
-        var batch = batches.take(1, schema: reader.mapping.schema)[0]
+        var batch = batches.take(reader.mapping.schema)
         defer {
             pipe.close()
             batch.removeAll()
@@ -1001,17 +1001,15 @@ final class EncodePipe: @unchecked Sendable {
 final class BatchPool: @unchecked Sendable {
     private var batches: [RowBatch] = []
 
-    /// `n` empty batches of `schema`: kept ones first, new ones for the rest.
-    func take(_ n: Int, schema: ParquetSchema) -> [RowBatch] {
-        var out: [RowBatch] = []
-        while out.count < n, let b = batches.popLast() {
-            if b.schema == schema { out.append(b) }
+    /// An empty batch of `schema`: a kept one, else a new one.
+    func take(_ schema: ParquetSchema) -> RowBatch {
+        while let b = batches.popLast() {
+            if b.schema == schema { return b }
         }
-        while out.count < n { out.append(RowBatch(schema)) }
-        return out
+        return RowBatch(schema)
     }
 
-    /// Keeps `returned` (each emptied) for the next ``take(_:schema:)``; at most two are kept.
+    /// Keeps `returned` (each emptied) for the next ``take(_:)``; at most two are kept.
     func give(_ returned: [RowBatch]) {
         for var b in returned where batches.count < 2 {
             b.removeAll()

@@ -110,7 +110,6 @@ if CommandLine.arguments.dropFirst().contains("--version") {
     print("lakewriter-backfill \(LakewriterVersion.version)")
     exit(0)
 }
-
 do {
     var command = try BackfillCommand.parseAsRoot()
     try command.run()

@@ -385,8 +385,7 @@ public struct ColumnBuilder: Sendable {
             if validatesUTF8 && !UTF8Validation.isValid(v) {
                 fail(.invalidUTF8, "\(v.count)-byte value is not valid UTF-8")
             }
-            if let p = v.baseAddress, v.count > 0 { bytes.appendBytes(from: p, count: v.count) }
-            offsets.append(bytes.count)
+            appendByteArrayValue(v.baseAddress, v.count)
         } else if kind == Self.kFixed {
             if v.count != fixedLength {
                 fail(.valueOutOfRange, "\(v.count) bytes given for a \(fixedLength)-byte column")
@@ -405,11 +404,17 @@ public struct ColumnBuilder: Sendable {
     public mutating func appendBytes(knownValidUTF8 pointer: UnsafeRawPointer, count: Int, repetitionLevel: Int = 0) {
         if kind == Self.kBytes {
             pushPresent(repetitionLevel)
-            if count > 0 { bytes.appendBytes(from: pointer, count: count) }
-            offsets.append(bytes.count)
+            appendByteArrayValue(pointer, count)
         } else {
             appendBytes(UnsafeRawBufferPointer(start: pointer, count: count), repetitionLevel: repetitionLevel)
         }
+    }
+
+    /// The value bytes and end offset of a BYTE_ARRAY value (its levels are pushed already).
+    @inlinable @inline(__always)
+    mutating func appendByteArrayValue(_ pointer: UnsafeRawPointer?, _ count: Int) {
+        if let pointer, count > 0 { bytes.appendBytes(from: pointer, count: count) }
+        offsets.append(bytes.count)
     }
 
     /// Appends `count` bytes at `pointer` (see ``appendBytes(_:repetitionLevel:)``).

@@ -152,12 +152,7 @@ struct Walker {
         case .int8 where len == 8:
             cols[leaf].appendInt64(i64(p))
         case .bytes:
-            if trustsUTF8 {
-                cols[leaf].appendBytes(knownValidUTF8: base + p, count: len)
-            } else {
-                cols[leaf].appendBytes(base + p, count: len)
-                if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
-            }
+            return appendBytes(n, leaf, p, len, rep: 0, checked: node.pointee.checksUTF8)
         default:
             return try value(n, p, len, def: 0, rep: 0)
         }
@@ -193,22 +188,12 @@ struct Walker {
             guard len == 8 else { throw malformed("float8 of \(len) bytes", p) }
             cols[leaf].appendDouble(Double(bitPattern: u64(p)), repetitionLevel: rep)
         case .bytes:
-            if trustsUTF8 {
-                cols[leaf].appendBytes(knownValidUTF8: base + p, count: len, repetitionLevel: rep)
-            } else {
-                cols[leaf].appendBytes(base + p, count: len, repetitionLevel: rep)
-                if node.pointee.checksUTF8 && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
-            }
+            return appendBytes(n, leaf, p, len, rep: rep, checked: node.pointee.checksUTF8)
         case .jsonb:
             guard len >= 1 else { throw malformed("empty jsonb value", p) }
             let version = base.load(fromByteOffset: p, as: UInt8.self)
             guard version == 1 else { return refuse(n, "jsonb format version \(version) is not known") }
-            if trustsUTF8 {
-                cols[leaf].appendBytes(knownValidUTF8: base + p + 1, count: len - 1, repetitionLevel: rep)
-            } else {
-                cols[leaf].appendBytes(base + p + 1, count: len - 1, repetitionLevel: rep)
-                if cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
-            }
+            return appendBytes(n, leaf, p + 1, len - 1, rep: rep, checked: true)
         case .uuid:
             guard len == 16 else { throw malformed("uuid of \(len) bytes", p) }
             cols[leaf].appendBytes(base + p, count: 16, repetitionLevel: rep)
@@ -260,6 +245,19 @@ struct Walker {
         case .composite:
             return try composite(node.pointee, p, len, def: def, rep: rep)
         }
+        return true
+    }
+
+    /// Appends the bytes of a text, json or bytea value; `checked`: a string column, whose value
+    /// must be UTF-8 (refused otherwise), unless the server vouched for it (``trustsUTF8``).
+    @inline(__always)
+    mutating func appendBytes(_ n: Int, _ leaf: Int, _ p: Int, _ len: Int, rep: Int, checked: Bool) -> Bool {
+        if trustsUTF8 {
+            cols[leaf].appendBytes(knownValidUTF8: base + p, count: len, repetitionLevel: rep)
+            return true
+        }
+        cols[leaf].appendBytes(base + p, count: len, repetitionLevel: rep)
+        if checked && cols[leaf].hasError { return refuse(n, "not valid UTF-8") }
         return true
     }
 
