@@ -18,6 +18,9 @@ final class FaultProxy: Sendable {
         case stall(milliseconds: Int)
         /// 200 OK whose body is an S3 `<Error>` (CompleteMultipartUpload does this).
         case okWithError(code: String)
+        /// Relay the request head upstream, then close both sides before any body byte: what
+        /// the store sees when the client process is killed mid-upload.
+        case cutAfterHead
     }
 
     let port: Int
@@ -104,6 +107,17 @@ final class FaultProxy: Sendable {
             var abrupt = linger(l_onoff: 1, l_linger: 0)  // RST: an abrupt connection reset
             setsockopt(client, SOL_SOCKET, SO_LINGER, &abrupt, socklen_t(MemoryLayout<linger>.size))
             close(client)
+        case .cutAfterHead:
+            let head = readHead(client)
+            let upstream = connectUpstream()
+            if upstream >= 0 {
+                sendAll(upstream, head)
+                usleep(200_000)
+                close(upstream)
+            }
+            var abrupt = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(client, SOL_SOCKET, SO_LINGER, &abrupt, socklen_t(MemoryLayout<linger>.size))
+            close(client)
         case .stall(let ms):
             usleep(useconds_t(ms * 1000))
             relay(client)
@@ -112,13 +126,20 @@ final class FaultProxy: Sendable {
         }
     }
 
-    private func relay(_ client: Int32) {
+    /// A connected socket to the upstream, or -1.
+    private func connectUpstream() -> Int32 {
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = Self.loopback(port: UInt16(upstreamPort))
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { close(upstream); close(client); return }
+        guard rc == 0 else { close(upstream); return -1 }
+        return upstream
+    }
+
+    private func relay(_ client: Int32) {
+        let upstream = connectUpstream()
+        guard upstream >= 0 else { close(client); return }
         let done = Counter()
         let finish: @Sendable () -> Void = {
             if done.value.add(1, ordering: .acquiringAndReleasing).newValue == 2 { close(client); close(upstream) }

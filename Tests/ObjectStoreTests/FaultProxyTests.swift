@@ -63,6 +63,32 @@ struct FaultProxyTests {
         }
     }
 
+    /// A PUT whose body never arrives (the worker SIGKILLed after the request head) leaves no
+    /// object: SeaweedFS creates an empty one unless the body's checksum is in the request
+    /// (`x-amz-checksum-sha256`), and an empty `.parquet` breaks every reader of the lake.
+    @Test func aPutCutAfterItsHeadLeavesNoObject() async throws {
+        try await S3Test.withBucket("cuthead") { direct in
+            let upstream = try #require(TestEnvironment.s3Endpoint)
+            let proxy = try FaultProxy(upstream: upstream, script: [.cutAfterHead, .cutAfterHead])
+            defer { proxy.stop() }
+            let store = try proxiedStore(proxy, like: direct,
+                                         retry: RetryPolicy(maxAttempts: 1, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50)))
+            await #expect(throws: ObjectStoreError.self) {
+                try await store.put(key: "cut/plain.bin", bytes: randomBytes(5000, seed: 3))
+            }
+            await #expect(throws: ObjectStoreError.self) {
+                try await store.putIfAbsent(key: "cut/once.bin", body: ByteBuffer(bytes: randomBytes(5000, seed: 4)))
+            }
+            try await store.shutdown()
+            #expect(proxy.connectionCount == 2)
+            // SeaweedFS may finish the aborted request after the client is gone.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await direct.head(key: "cut/plain.bin") == nil)
+            #expect(try await direct.head(key: "cut/once.bin") == nil)
+            #expect(try await direct.listAll(prefix: "cut/").isEmpty)
+        }
+    }
+
     @Test func exhaustedRetriesFailCleanly() async throws {
         try await S3Test.withBucket("exhaust") { direct in
             let upstream = try #require(TestEnvironment.s3Endpoint)

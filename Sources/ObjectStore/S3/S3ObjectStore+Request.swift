@@ -21,6 +21,11 @@ struct S3Call: Sendable {
     var retryableStatuses: Set<Int> = []
     /// CompleteMultipartUpload can answer 200 with an `<Error>` document.
     var errorIn200 = false
+    /// Sends the body's SHA-256 as `x-amz-checksum-sha256` too (PutObject), so the store
+    /// refuses a body that did not arrive whole. Some stores (SeaweedFS) do not check
+    /// `x-amz-content-sha256` and create an empty object when the connection ends after the
+    /// request head, as it does when the process is killed mid-upload.
+    var checksumsBody = false
     var maxResponseBytes = 16 << 20
 
     init(operation: String, method: HTTPMethod, key: String?, body: ByteBuffer? = nil) {
@@ -63,11 +68,16 @@ extension S3ObjectStore {
         if !call.query.isEmpty { url += "?" + SigV4.canonicalQuery(call.query) }
         // Bodies are hashed once, not once per attempt.
         let payloadHash: String
+        var call = call
         if let body = call.body, body.readableBytes > 0 {
-            payloadHash = body.withUnsafeReadableBytes { raw in
+            let digest = body.withUnsafeReadableBytes { raw in
                 var hasher = SHA256()
                 hasher.update(bufferPointer: raw)
-                return SigV4.hex(hasher.finalize())
+                return hasher.finalize()
+            }
+            payloadHash = SigV4.hex(digest)
+            if call.checksumsBody {
+                call.headers.append(("x-amz-checksum-sha256", Data(digest).base64EncodedString()))
             }
         } else {
             payloadHash = SigV4.emptyPayloadHash

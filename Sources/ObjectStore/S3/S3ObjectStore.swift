@@ -70,7 +70,9 @@ public final class S3ObjectStore: ObjectStore {
 
     @discardableResult
     public func put(key: String, body: ByteBuffer) async throws -> ObjectInfo {
-        let response = try await send(S3Call(operation: "PutObject", method: .PUT, key: key, body: body))
+        var call = S3Call(operation: "PutObject", method: .PUT, key: key, body: body)
+        call.checksumsBody = true
+        let response = try await send(call)
         return ObjectInfo(key: key, size: Int64(body.readableBytes), etag: response.etag)
     }
 
@@ -78,6 +80,7 @@ public final class S3ObjectStore: ObjectStore {
     public func putIfAbsent(key: String, body: ByteBuffer) async throws -> ObjectInfo {
         var call = S3Call(operation: "PutObject", method: .PUT, key: key, body: body)
         call.headers = [("If-None-Match", "*")]
+        call.checksumsBody = true
         // 409 ConditionalRequestConflict: another create of the same key is in flight; the
         // retry then sees either success or 412.
         call.retryableStatuses = [409]
