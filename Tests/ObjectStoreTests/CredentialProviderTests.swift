@@ -435,7 +435,11 @@ import TestSupport
         let request = try #require(s3.requests.first)
         #expect(request.headers["x-amz-security-token"] == creds.sessionToken)
         let authorization = try #require(request.headers["authorization"])
-        #expect(authorization.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
+        #expect(authorization.contains(
+            "SignedHeaders=host;x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
+        // The body's SHA-256 in base64 (of "hello": 2cf24dba…9824), so the store checks the body.
+        let checksum = try #require(request.headers["x-amz-checksum-sha256"])
+        #expect(checksum == "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=")
         let amzDate = try #require(request.headers["x-amz-date"])
         let payload = try #require(request.headers["x-amz-content-sha256"])
         let scope = SigV4.Scope(dateStamp: String(amzDate.prefix(8)), region: "eu-west-1", service: "s3")
@@ -444,7 +448,7 @@ import TestSupport
                                 credentials: creds, amzDate: amzDate, scope: scope)
         }
         let base: [(name: String, value: String)] = [("host", "127.0.0.1:\(s3.port)"), ("x-amz-content-sha256", payload),
-                                                     ("x-amz-date", amzDate)]
+                                                     ("x-amz-date", amzDate), ("x-amz-checksum-sha256", checksum)]
         #expect(authorization == sign(base + [("x-amz-security-token", creds.sessionToken!)]))
         #expect(authorization != sign(base))
     }
