@@ -125,7 +125,8 @@ public final class RedisClusterProcess: @unchecked Sendable {  // used from one 
 }
 
 /// A primary, a replica and one redis-sentinel monitoring them as `mymaster` (quorum 1, down
-/// after 1 s), every write fsynced on both. With `tls`, all three listen on TLS only (replication
+/// after 30 s, so a loaded machine never starts a failover of its own: the tests start theirs
+/// with `SENTINEL FAILOVER`), every write fsynced on both. With `tls`, all three listen on TLS only (replication
 /// and the sentinel's own connections too).
 public final class RedisSentinelSetup: @unchecked Sendable {  // used from one test task at a time
     public let primary: RedisServerProcess
@@ -161,7 +162,7 @@ public final class RedisSentinelSetup: @unchecked Sendable {  // used from one t
             dir \(directory.path)
             logfile \(directory.appendingPathComponent("log").path)
             sentinel monitor \(masterName) 127.0.0.1 \(primary.port) 1
-            sentinel down-after-milliseconds \(masterName) 1000
+            sentinel down-after-milliseconds \(masterName) 30000
             sentinel failover-timeout \(masterName) 10000
             sentinel parallel-syncs \(masterName) 1
 
