@@ -124,10 +124,25 @@ package actor ManifestStore {
         self.store = store
     }
 
-    /// Applies `change` and writes the manifest (retried by the store's retry policy).
+    /// The write of the last update; each write starts after the one before it ended.
+    private var lastWrite: Task<Void, any Error>?
+
+    /// Applies `change` and writes the manifest (retried by the store's retry policy). Writes
+    /// land in the order of their changes: the actor is free while one is in flight, and two
+    /// concurrent PUTs could otherwise land in either order, leaving an older manifest in the
+    /// store (a finished file missing from it, which a resume would then not remove).
     package func update(_ change: @Sendable (inout BackfillManifest) -> Void) async throws {
         change(&manifest)
-        _ = try await store.put(key: BackfillManifest.key(runID: manifest.runID), body: try manifest.encoded())
+        let body = try manifest.encoded()
+        let key = BackfillManifest.key(runID: manifest.runID)
+        let previous = lastWrite
+        let store = self.store
+        let write = Task {
+            _ = await previous?.result
+            _ = try await store.put(key: key, body: body)
+        }
+        lastWrite = write
+        try await write.value
     }
 
     /// Reads the manifest of `runID` from `store`.
