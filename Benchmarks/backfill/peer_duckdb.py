@@ -18,7 +18,7 @@ path = os.path.join(os.path.dirname(ext.__file__), "extensions", "v" + duckdb.__
                     "postgres_scanner.duckdb_extension")
 if not os.path.exists(path):
     sys.exit(f"peer_duckdb: no {path} (duckdb {duckdb.__version__} and the extension wheel must match)")
-con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}); con.execute("SET enable_progress_bar = false")
 con.execute(f"LOAD '{path}'")
 con.execute(f"SET threads={threads}")
 con.execute(f"ATTACH '{conninfo}' AS pg (TYPE postgres, READ_ONLY)")

@@ -36,7 +36,7 @@ enum BF {
     static func duck(_ sql: String) throws -> [[String?]] {
         let script = """
         import duckdb, json, sys
-        con = duckdb.connect()
+        con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone='UTC'")
         rows = con.execute(sys.argv[1]).fetchall()
         print(json.dumps([[None if v is None else str(v) for v in r] for r in rows]))

@@ -63,7 +63,7 @@ struct BackfillEntityTests {
     static func duck(_ python: String, _ sql: String) throws -> [[String?]] {
         let script = """
         import duckdb, json, sys
-        con = duckdb.connect(); con.execute("SET TimeZone='UTC'")
+        con = duckdb.connect(); con.execute("SET enable_progress_bar = false"); con.execute("SET TimeZone='UTC'")
         print(json.dumps([[None if v is None else str(v) for v in r] for r in con.execute(sys.argv[1]).fetchall()]))
         """
         return try JSONDecoder().decode([[String?]].self, from: try ProcessRunner.run(python, ["-c", script, sql]).stdout)
@@ -219,7 +219,7 @@ struct BackfillEntityTests {
             acts = dt.file_uris()
             hist = [{"op": h.get("operation"), "run": (h.get("lakewriter") or {}).get("run"), "v": h.get("version")} for h in dt.history()]
             ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
-            con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
+            con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute("SET enable_progress_bar = false"); con.execute(f"LOAD '{ext}'")
             d = con.execute(f"select count(*), count(*) filter (where city = 'a/b'), sum(amount)::varchar from delta_scan('{root}')").fetchall()[0]
             import polars as pl
             p = pl.scan_delta(root).select(pl.len(), (pl.col("city") == "a/b").sum()).collect().row(0)

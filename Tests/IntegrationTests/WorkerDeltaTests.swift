@@ -27,7 +27,7 @@ import TestSupport
         out["version"] = dt.version()
         out["history"] = [h.get("operation") + " " + str(h.get("engineInfo")) for h in dt.history()]
         ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
-        con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+        con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute("SET enable_progress_bar = false")
         con.execute(f"LOAD '{ext}'")
         con.execute("SET TimeZone = 'UTC'")
         if version is None:
@@ -196,7 +196,7 @@ import TestSupport
                     open(os.path.join(root, __import__("urllib.parse").parse.unquote(path)), "wb").write(b"not parquet")
                     broken += 1
             ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
-            con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
+            con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute("SET enable_progress_bar = false"); con.execute(f"LOAD '{ext}'")
             # DuckDB skips by the statistics of integers and strings (not of timestamps, for any writer's table),
             # delta-rs's dataset by timestamps too.
             filtered = con.execute(f"select count(*) from delta_scan('{root}') t where t.n >= {sys.argv[3]}").fetchall()[0][0]

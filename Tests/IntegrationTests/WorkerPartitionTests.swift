@@ -30,6 +30,7 @@ import TestSupport
     /// the rows a filter on `probe` reads.
     static let readBack = """
         import duckdb, polars as pl, json, sys
+        duckdb.sql("set enable_progress_bar = false")
         glob, probe = sys.argv[1], sys.argv[2]
         d = duckdb.sql(f"select coalesce(tenant, 'null'), count(*) from read_parquet('{glob}', hive_partitioning=true, hive_types_autocast=false) group by 1").fetchall()
         p = pl.scan_parquet(glob, hive_partitioning=True).group_by("tenant").len().collect()
@@ -136,6 +137,7 @@ import TestSupport
         let glob = "\(dir.path)/lake/events/**/*.parquet"
         let pruned = try Self.python(env, """
             import duckdb, polars as pl, json, sys
+            duckdb.sql("set enable_progress_bar = false")
             glob = sys.argv[1]
             out = {"filtered": duckdb.sql(f"select count(*) from read_parquet('{glob}', hive_partitioning=true) where tenant = 'x=y'").fetchall()[0][0],
                    "polars": pl.scan_parquet(glob, hive_partitioning=True).filter(pl.col("tenant") == "x=y").collect().height}

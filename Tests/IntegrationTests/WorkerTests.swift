@@ -127,6 +127,7 @@ import TestSupport
     static func duckdb(_ env: Env, _ sql: String) throws -> Any {
         let script = """
         import duckdb, json, sys
+        duckdb.sql("set enable_progress_bar = false")
         rows = duckdb.sql(sys.argv[1]).fetchall()
         print(json.dumps([[str(v) if not isinstance(v, (int, float, str, type(None))) else v for v in r] for r in rows]))
         """

@@ -227,7 +227,7 @@ import TestSupport
                                     for g in range(md.num_row_groups) for c in range(2))
             df = pl.read_parquet(path)
             res["polars_values"] = df["x"].to_list() == xs and df["s"].to_list() == ss
-            con = duckdb.connect()
+            con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
             res["duckdb_codec"] = [row[0] for row in con.execute("select distinct compression from parquet_metadata(?)", [path]).fetchall()]
             res["duckdb_values"] = con.execute("select list(x order by x), list(s order by x) from read_parquet(?)", [path]).fetchone() == (xs, ss)
             def probe(col, value):

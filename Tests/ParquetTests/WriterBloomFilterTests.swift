@@ -31,7 +31,7 @@ struct BloomFilterWriterTests {
         // DuckDB reads the filters independently.
         let script = """
         import duckdb, sys
-        c = duckdb.connect()
+        c = duckdb.connect(); c.execute("SET enable_progress_bar = false")
         def probe(col, v):
             return c.execute("SELECT bloom_filter_excludes FROM parquet_bloom_probe(?, ?, ?)", [sys.argv[1], col, v]).fetchall()
         print(probe('name', 'user-7'), probe('name', 'nobody-at-all'), probe('id', 3 * 77), probe('id', 1))

@@ -111,7 +111,7 @@ def read_pyarrow(path):
 def read_duckdb(path, info):
     map_cols = info[0]
     import duckdb
-    con = duckdb.connect()
+    con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone='UTC'")
     # Time-zone-aware values would need pytz in Python: convert top-level TIMESTAMPTZ
     # columns to naive UTC in SQL and mark them with "Z" like the other readers.

@@ -333,7 +333,7 @@ import json, sys, os, glob, duckdb
 from deltalake import DeltaTable
 ns = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=["n"]).column("n").to_pylist()
 ext = glob.glob(os.path.dirname(duckdb.__file__) + "/../duckdb_ext/extensions/*/*/delta.duckdb_extension")[0]
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute(f"LOAD '{ext}'")
+con = duckdb.connect(config={"allow_unsigned_extensions": "true"}); con.execute("SET enable_progress_bar = false"); con.execute(f"LOAD '{ext}'")
 d = con.execute(f"select count(*), count(distinct n) from delta_scan('{sys.argv[1]}')").fetchall()[0]
 print(json.dumps({"n": ns, "duckdb": [d[0], d[1]]}), flush=True)
 os._exit(0)
