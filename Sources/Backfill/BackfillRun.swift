@@ -112,6 +112,21 @@ package final class BackfillRun: @unchecked Sendable {
 
     private var stopping: Bool { cancelled.load(ordering: .relaxed) || failed.withLock { $0 != nil } }
 
+    /// Ends the run with a job's error (a COPY cancelled by ``cancel()`` or by another job's
+    /// failure is not one).
+    private func report(_ error: any Error) {
+        switch error {
+        case let f as BackfillFailure:
+            fail(f)
+        case let e as PostgresError:
+            if e.kind == .cancelled && (cancelled.load(ordering: .relaxed) || failed.withLock({ $0 != nil })) { return }
+            fail(BackfillFailure(BackfillStatus.source, "\(e)"))
+        default:
+            if stopping { return }
+            fail(BackfillFailure(BackfillStatus.failure, "\(error)"))
+        }
+    }
+
     /// Runs to the end and returns the exit status; every error is reported on stderr first.
     package func run() -> Int32 {
         do {
@@ -454,18 +469,15 @@ package final class BackfillRun: @unchecked Sendable {
                     defer { _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(conn)) } }
                     if shared != nil { try Self.applySessionSettings(conn) }
                     let batches = BatchPool()  // this job's batches, reused chunk after chunk
+                    // A chunk's files are closed while the next chunk's COPY runs; the job ends
+                    // only when the last close did.
+                    let closer = ChunkCloser { [self] in report($0) }
+                    defer { closer.wait() }
                     while !stopping, let chunk = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
-                        try runChunk(chunk, conn: conn, context: context, plan: plan, batches: batches)
+                        try runChunk(chunk, conn: conn, context: context, plan: plan, batches: batches, closer: closer)
                     }
-                } catch let f as BackfillFailure {
-                    fail(f)
-                } catch let e as PostgresError {
-                    if e.kind == .cancelled && cancelled.load(ordering: .relaxed) { return }
-                    if e.kind == .cancelled && failed.withLock({ $0 != nil }) { return }
-                    fail(BackfillFailure(BackfillStatus.source, "\(e)"))
                 } catch {
-                    if stopping { return }
-                    fail(BackfillFailure(BackfillStatus.failure, "\(error)"))
+                    report(error)
                 }
             }
             thread.stackSize = 8 << 20
@@ -591,8 +603,11 @@ package final class BackfillRun: @unchecked Sendable {
 
     /// Reads one chunk into its files; the chunk is done (in the manifest) only when every file
     /// of it is stored. On any error its open files are abandoned and the finished ones removed.
+    /// The files are finished on `closer`'s thread once the COPY ended, so the job's next COPY
+    /// starts meanwhile (the PostgreSQL backend and the decoder do not wait for file closes,
+    /// fsyncs and manifest writes); at most one chunk of a job is closing at a time.
     func runChunk(_ chunk: BackfillManifest.Chunk, conn: PGConnection, context: JobContext, plan: BackfillPlan,
-                  batches: BatchPool = BatchPool()) throws {
+                  batches: BatchPool = BatchPool(), closer: ChunkCloser? = nil) throws {
         let id = chunk.id
         let manifests = context.manifests
         try BlockingWork.wait { try await manifests.update { m in m.chunks[id].state = "running" } }
@@ -605,18 +620,7 @@ package final class BackfillRun: @unchecked Sendable {
         }
         let from = chunk.relation ?? "(\(Self.queryBody(context.reader.query ?? ""))) AS lw_q"
         let sql = context.reader.sql(chunk, from: from)
-        var rows = 0
-        var rejected = 0
-        do {
-            if let e = context.reader.entityMapping {
-                (rows, rejected) = try readEntity(sql, mapping: e, schema: context.reader.entitySchema!, conn: conn,
-                                                  output: output, chunk: id, context: context)
-            } else {
-                (rows, rejected) = try readCatalog(sql, conn: conn, output: output, chunk: id, context: context,
-                                                   batches: batches)
-            }
-            try output.finishAll()
-        } catch {
+        let abandon = { [self] in
             output.abortAll()
             for f in finished { _ = try? BlockingWork.wait { try await context.store.delete(key: f.key) } }
             let state = cancelled.load(ordering: .relaxed) ? "cancelled" : "failed"
@@ -626,25 +630,49 @@ package final class BackfillRun: @unchecked Sendable {
                     m.chunks[id].files = []
                 }
             }
+        }
+        let rows: Int, rejected: Int, encoded: () throws -> Void
+        do {
+            if let e = context.reader.entityMapping {
+                (rows, rejected) = try readEntity(sql, mapping: e, schema: context.reader.entitySchema!, conn: conn,
+                                                  output: output, chunk: id, context: context)
+                encoded = {}
+            } else {
+                (rows, rejected, encoded) = try readCatalog(sql, conn: conn, output: output, chunk: id, context: context,
+                                                            batches: batches)
+            }
+        } catch {
+            abandon()
             throw error
         }
-        let (r, j) = (rows, rejected)
-        try BlockingWork.wait {
-            try await manifests.update { m in
-                m.chunks[id].state = "done"
-                m.chunks[id].rows = r
-                m.chunks[id].rejected = j
+        let close = { [self] in
+            do {
+                try encoded()
+                try output.finishAll()
+            } catch {
+                abandon()
+                throw error
             }
+            try BlockingWork.wait {
+                try await manifests.update { m in
+                    m.chunks[id].state = "done"
+                    m.chunks[id].rows = rows
+                    m.chunks[id].rejected = rejected
+                }
+            }
+            pagesDone.add(pages(of: chunk, plan: plan), ordering: .relaxed)
         }
-        pagesDone.add(pages(of: chunk, plan: plan), ordering: .relaxed)
+        if let closer { closer.submit(close) } else { try close() }
     }
 
     /// Catalog mode: COPY BINARY decoded straight into column builders on the job thread, while
     /// an encoder thread writes the previous batch (split by hour with `--partition-by`): the COPY
     /// stream never waits for encoding, and two batches alternate so no buffer is reallocated
     /// (they come from `batches` and go back to it, grown, for the job's next chunk).
+    /// Returns the rows read and rejected, and what waits for the encoder to write the last
+    /// batches (call it before finishing `output`).
     func readCatalog(_ sql: String, conn: PGConnection, output: ChunkOutput, chunk: Int,
-                     context: JobContext, batches: BatchPool) throws -> (Int, Int) {
+                     context: JobContext, batches: BatchPool) throws -> (Int, Int, () throws -> Void) {
         let reader = context.reader
         var rejected = 0
         let pipe = EncodePipe(schema: reader.mapping.schema, spares: [batches.take(reader.mapping.schema)]) { batch in
@@ -667,10 +695,15 @@ package final class BackfillRun: @unchecked Sendable {
             }
         }
         var batch = batches.take(reader.mapping.schema)
+        let finishEncoding = {
+            defer { batches.give(pipe.takeSpares()) }
+            try pipe.finish()
+        }
+        var reading = true
         defer {
-            pipe.close()
             batch.removeAll()
-            batches.give(pipe.takeSpares() + [batch])
+            batches.give([batch])
+            if reading { try? finishEncoding() }
         }
         var decoder = try CopyBinaryDecoder(mapping: reader.mapping, keyColumn: reader.keyColumn,
                                             textIsValidUTF8: conn.deliversValidUTF8)
@@ -698,8 +731,8 @@ package final class BackfillRun: @unchecked Sendable {
         try decoder.finish()
         bytesRead.add(decoder.bytesConsumed - lastBytes, ordering: .relaxed)
         if batch.rowCount > 0 { batch = try pipe.handoff(batch) }
-        try pipe.finish()
-        return (decoder.rowsDecoded, rejected)
+        reading = false
+        return (decoder.rowsDecoded, rejected, finishEncoding)
     }
 
     /// A batch of entity mode: the rows of one partition (field values and time period).
@@ -997,23 +1030,72 @@ final class EncodePipe: @unchecked Sendable {
 }
 
 /// A job's row batches, kept (emptied, with their grown buffers) from one chunk to the next so
-/// a chunk does not grow its column buffers from nothing again. Used by one job thread at a time.
+/// a chunk does not grow its column buffers from nothing again. The job thread takes them; the
+/// job's closing chunk gives its encoder's back.
 final class BatchPool: @unchecked Sendable {
-    private var batches: [RowBatch] = []
+    private let batches = Mutex<[RowBatch]>([])
 
     /// An empty batch of `schema`: a kept one, else a new one.
     func take(_ schema: ParquetSchema) -> RowBatch {
-        while let b = batches.popLast() {
-            if b.schema == schema { return b }
-        }
-        return RowBatch(schema)
+        batches.withLock { batches in
+            while let b = batches.popLast() {
+                if b.schema == schema { return b }
+            }
+            return nil
+        } ?? RowBatch(schema)
     }
 
-    /// Keeps `returned` (each emptied) for the next ``take(_:)``; at most two are kept.
+    /// Keeps `returned` (each emptied) for the next ``take(_:)``; at most three are kept (the
+    /// decoder's, the encoder's, and one of a chunk still closing).
     func give(_ returned: [RowBatch]) {
-        for var b in returned where batches.count < 2 {
+        for var b in returned {
             b.removeAll()
-            batches.append(b)
+            let kept = batches.withLock { batches -> Bool in
+                guard batches.count < 3 else { return false }
+                batches.append(b)
+                return true
+            }
+            if !kept { return }
         }
+    }
+}
+
+/// Runs a job's chunk closes (the encoder's last batches, the files' finish, the manifest) on
+/// their own thread, one at a time: ``submit(_:)`` first waits for the previous close. A close
+/// that fails goes to `onError` (which ends the run) as soon as it fails.
+final class ChunkCloser: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var busy = false
+    private let onError: @Sendable (any Error) -> Void
+
+    init(onError: @escaping @Sendable (any Error) -> Void) {
+        self.onError = onError
+    }
+
+    func submit(_ work: @escaping () throws -> Void) {
+        wait()
+        condition.withLock { busy = true }
+        let box = WorkBox(work: work)
+        let thread = Thread { [self] in
+            do { try box.work() } catch { onError(error) }
+            condition.withLock {
+                busy = false
+                condition.broadcast()
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.name = "backfill-close"
+        thread.start()
+    }
+
+    /// Until the close in progress (if any) ended.
+    func wait() {
+        condition.withLock {
+            while busy { condition.wait() }
+        }
+    }
+
+    private struct WorkBox: @unchecked Sendable {
+        let work: () throws -> Void
     }
 }
