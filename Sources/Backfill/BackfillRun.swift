@@ -675,7 +675,9 @@ package final class BackfillRun: @unchecked Sendable {
                      context: JobContext, batches: BatchPool) throws -> (Int, Int, () throws -> Void) {
         let reader = context.reader
         var rejected = 0
-        let pipe = EncodePipe(schema: reader.mapping.schema, spares: [batches.take(reader.mapping.schema)]) { batch in
+        // Three batches per chunk: one decoded into, one waiting for the encoder, one encoded.
+        let pipe = EncodePipe(schema: reader.mapping.schema,
+                              spares: [batches.take(reader.mapping.schema), batches.take(reader.mapping.schema)]) { batch in
             self.rowsRead.add(batch.rowCount, ordering: .relaxed)
             guard let p = reader.partitionColumn else {
                 try output.write(batch, to: .none)
@@ -1045,13 +1047,14 @@ final class BatchPool: @unchecked Sendable {
         } ?? RowBatch(schema)
     }
 
-    /// Keeps `returned` (each emptied) for the next ``take(_:)``; at most three are kept (the
-    /// decoder's, the encoder's, and one of a chunk still closing).
+    /// Keeps `returned` (each emptied) for the next ``take(_:)``; at most four are kept (a
+    /// chunk takes three; the one its decoder held comes back as the next chunk starts, the
+    /// encoder's when the chunk is closed).
     func give(_ returned: [RowBatch]) {
         for var b in returned {
             b.removeAll()
             let kept = batches.withLock { batches -> Bool in
-                guard batches.count < 3 else { return false }
+                guard batches.count < 4 else { return false }
                 batches.append(b)
                 return true
             }

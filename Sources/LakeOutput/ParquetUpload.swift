@@ -198,6 +198,9 @@ package final class PendingBytes: ParquetSink, @unchecked Sendable {
 
     package func write(_ bytes: UnsafeRawBufferPointer) throws { buffer.writeBytes(bytes) }
     package func close() throws {}
+    /// One allocation for a row group instead of doubling (each doubling copies what is there
+    /// and touches fresh pages).
+    package func reserve(_ count: Int) { buffer.reserveCapacity(minimumWritableBytes: count) }
 
     /// Everything written since the last call.
     package func take() -> ByteBuffer {

@@ -18,6 +18,13 @@ public protocol ParquetSink: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
     /// Finishes the destination (flush, close the file, complete the upload).
     func close() throws
+    /// About `count` more bytes are coming (a row group): a buffering sink makes room once
+    /// instead of growing step by step. A hint; the default does nothing.
+    func reserve(_ count: Int)
+}
+
+extension ParquetSink {
+    public func reserve(_ count: Int) {}
 }
 
 /// Writes to a local file (created or truncated), with plain POSIX writes.

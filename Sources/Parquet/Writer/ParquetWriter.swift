@@ -156,6 +156,7 @@ public final class ParquetWriter {
         var ois: [OffsetIndex] = []
         var blooms: [(Int, SplitBlockBloomFilter)] = []
         var totalUncompressed: Int64 = 0
+        sink.reserve(chunks.reduce(0) { $0 + $1.estimatedSize })
         for i in chunks.indices {
             if chunks[i].fellBackToPlain { configs[i].dictionary = false }
             var finished = try chunks[i].finish()
