@@ -632,6 +632,7 @@ package final class BackfillRun: @unchecked Sendable {
             }
         }
         let rows: Int, rejected: Int, encoded: () throws -> Void
+        let started = ContinuousClock.now
         do {
             if let e = context.reader.entityMapping {
                 (rows, rejected) = try readEntity(sql, mapping: e, schema: context.reader.entitySchema!, conn: conn,
@@ -645,6 +646,8 @@ package final class BackfillRun: @unchecked Sendable {
             abandon()
             throw error
         }
+        let read = ContinuousClock.now
+        logger.debug("chunk read", metadata: ["chunk": "\(id)", "rows": "\(rows)", "seconds": "\(Self.seconds(started, read))"])
         let close = { [self] in
             do {
                 try encoded()
@@ -653,6 +656,8 @@ package final class BackfillRun: @unchecked Sendable {
                 abandon()
                 throw error
             }
+            logger.debug("chunk written", metadata: ["chunk": "\(id)", "files": "\(finished.count)",
+                                                     "close_seconds": "\(Self.seconds(read, .now))"])
             try BlockingWork.wait {
                 try await manifests.update { m in
                     m.chunks[id].state = "done"
@@ -855,6 +860,12 @@ package final class BackfillRun: @unchecked Sendable {
         return body
     }
 
+    /// `a` to `b` in seconds, to the millisecond (for log lines).
+    static func seconds(_ a: ContinuousClock.Instant, _ b: ContinuousClock.Instant) -> String {
+        let d = a.duration(to: b)
+        return String(format: "%.3f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+
     static func newRunID(_ d: Date) -> String {
         var t = time_t(d.timeIntervalSince1970)
         var tmv = tm()
@@ -890,6 +901,8 @@ final class ProgressReporter: @unchecked Sendable {
     let err: @Sendable (String) -> Void
     private let stopped = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled by ``stop()``, so the reporter does not finish its 250 ms wait first.
+    private let wake = DispatchSemaphore(value: 0)
     private let started = ContinuousClock.now
 
     init(enabled: Bool, line: Bool, totalPages: Int, rows: @escaping () -> Int, bytes: @escaping () -> Int,
@@ -907,7 +920,7 @@ final class ProgressReporter: @unchecked Sendable {
         let t = Thread { [self] in
             var ticks = 0
             while !stopped.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: 0.25)
+                if wake.wait(timeout: .now() + .milliseconds(250)) == .success { break }
                 ticks += 1
                 if line ? ticks % 4 == 0 : ticks % 40 == 0 { report() }
             }
@@ -919,6 +932,7 @@ final class ProgressReporter: @unchecked Sendable {
 
     func stop() {
         stopped.store(true, ordering: .relaxed)
+        wake.signal()
         done.wait()
     }
 

@@ -66,13 +66,38 @@ struct NamesAndRangesTests {
         #expect(BackfillPlan.pageRanges(pages: 0, parts: 4).count == 1)
         #expect(BackfillPlan.pageRanges(pages: 0, parts: 4)[0] == (nil, nil))
         #expect(BackfillPlan.pageRanges(pages: 100, parts: 1)[0] == (nil, nil))
-        let r = BackfillPlan.pageRanges(pages: 10, parts: 4)
+        // Weights 4 4 2 1 of 11: the ranges shrink towards the end.
+        let r = BackfillPlan.pageRanges(pages: 110, parts: 4)
         #expect(r.count == 4)
-        #expect(r[0] == (nil, 2))
-        #expect(r[1] == (2, 5))
-        #expect(r[2] == (5, 7))
-        #expect(r[3] == (7, nil))
+        #expect(r[0] == (nil, 40))
+        #expect(r[1] == (40, 80))
+        #expect(r[2] == (80, 100))
+        #expect(r[3] == (100, nil))
         #expect(BackfillPlan.pageRanges(pages: 2, parts: 8).count == 2)
+        // 8 ranges (2 jobs): 4 4 4 4 2 2 1 1 of 22.
+        let eight = BackfillPlan.pageRanges(pages: 22_000, parts: 8).map { ($0.end ?? 22_000) - ($0.first ?? 0) }
+        #expect(eight == [4000, 4000, 4000, 4000, 2000, 2000, 1000, 1000])
+        // Any size: contiguous, every page once, at least one page each, never growing.
+        for pages in 1...60 {
+            for parts in 1...12 {
+                let ranges = BackfillPlan.pageRanges(pages: pages, parts: parts)
+                #expect(ranges.count == min(parts, pages))
+                #expect(ranges.first?.first == nil && ranges.last?.end == nil)
+                var at = 0
+                var sizes: [Int] = []
+                for (i, range) in ranges.enumerated() {
+                    #expect((range.first ?? 0) == at, "\(pages) pages, \(parts) parts: range \(i)")
+                    let end = range.end ?? pages
+                    #expect(end > at, "\(pages) pages, \(parts) parts: range \(i) is empty")
+                    sizes.append(end - at)
+                    at = end
+                }
+                #expect(at == pages)
+                if pages >= 4 * parts {
+                    #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $0 + 1 >= $1 }, "\(pages) pages, \(parts) parts: \(sizes)")
+                }
+            }
+        }
         #expect(BackfillJob.ctidCondition(firstPage: 2, endPage: 5) == "ctid >= '(2,0)'::tid AND ctid < '(5,0)'::tid")
         #expect(BackfillJob.ctidCondition(firstPage: nil, endPage: nil) == nil)
     }

@@ -124,14 +124,25 @@ package struct BackfillPlan: Sendable {
     }
 
     /// `parts` contiguous page ranges covering `0 ..< pages`; the first has no lower bound and
-    /// the last no upper bound (rows in pages added after sizing are read by it).
+    /// the last no upper bound (rows in pages added after sizing are read by it). They shrink
+    /// towards the end: weights 4 for all but the last `max(1, parts / 4)` × 2 ranges, then 2,
+    /// then 1 (with 8 ranges: 4 4 4 4 2 2 1 1). Jobs take ranges in order, so the ones running
+    /// last are short and the jobs end close together instead of one reading a whole range
+    /// alone at the end. Every range has at least one page.
     package static func pageRanges(pages: Int, parts: Int) -> [(first: Int?, end: Int?)] {
         let k = max(1, min(parts, max(pages, 1)))
         if k == 1 { return [(nil, nil)] }
+        let tail = max(1, k / 4)
+        let weights = (0..<k).map { i in i >= k - tail ? 1 : i >= k - 2 * tail ? 2 : 4 }
+        let total = weights.reduce(0, +)
         var out: [(first: Int?, end: Int?)] = []
+        var start = 0, cumulative = 0
         for i in 0..<k {
-            let a = pages * i / k, b = pages * (i + 1) / k
-            out.append((i == 0 ? nil : a, i == k - 1 ? nil : b))
+            cumulative += weights[i]
+            // At least one page for this range and for each after it.
+            let end = i == k - 1 ? pages : min(max(pages * cumulative / total, start + 1), pages - (k - 1 - i))
+            out.append((i == 0 ? nil : start, i == k - 1 ? nil : end))
+            start = end
         }
         return out
     }
