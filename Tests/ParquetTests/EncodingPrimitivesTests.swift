@@ -84,4 +84,20 @@ import Testing
             }
         }
     }
+
+    /// Reserving room mini-batch by mini-batch grows geometrically: a page's indices appended
+    /// 1,024 at a time are reallocated a handful of times, not once per mini-batch (which
+    /// copies the whole page each time).
+    @Test func reservingMoreGrowsGeometrically() {
+        var indices: [UInt32] = []
+        var capacities: Set<Int> = []
+        for batch in 0..<200 {
+            indices.reserveAdditional(1024)
+            #expect(indices.capacity >= indices.count + 1024)
+            for i in 0..<1024 { indices.append(UInt32(batch * 1024 + i)) }
+            capacities.insert(indices.capacity)
+        }
+        #expect(indices.count == 204_800 && indices.last == 204_799)
+        #expect(capacities.count <= 10, "\(capacities.sorted())")
+    }
 }

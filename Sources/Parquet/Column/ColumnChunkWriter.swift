@@ -225,7 +225,7 @@ struct ColumnChunkWriter {
                 }
                 if bloom != nil { for x in s { insertBloom(x) } }
                 if usingDictionary {
-                    indices.reserveCapacity(indices.count + s.count)
+                    indices.reserveAdditional(s.count)
                     for x in s { indices.append(dictionary!.index(ofNumeric: UInt64(UInt32(bitPattern: x)))) }
                 } else {
                     plain.appendRaw(UnsafeRawBufferPointer(s))
@@ -245,7 +245,7 @@ struct ColumnChunkWriter {
                 }
                 if bloom != nil { for x in s { insertBloom(x) } }
                 if usingDictionary {
-                    indices.reserveCapacity(indices.count + s.count)
+                    indices.reserveAdditional(s.count)
                     for x in s { indices.append(dictionary!.index(ofNumeric: UInt64(bitPattern: x))) }
                 } else {
                     plain.appendRaw(UnsafeRawBufferPointer(s))
@@ -495,7 +495,7 @@ struct ColumnChunkWriter {
     private func packBools(into out: inout [UInt8]) {
         var byte: UInt8 = 0
         var bit: UInt8 = 0
-        out.reserveCapacity(out.count + bools.count / 8 + 1)
+        out.reserveAdditional(bools.count / 8 + 1)
         for x in bools {
             if x { byte |= 1 << bit }
             bit += 1

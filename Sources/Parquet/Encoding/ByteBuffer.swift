@@ -26,6 +26,17 @@ func equalBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> B
     return true
 }
 
+extension Array {
+    /// Room for `n` more elements, growing geometrically. `reserveCapacity(count + n)` called
+    /// again and again (once per mini-batch of a page, say) allocates exactly that much each
+    /// time, so every call copies the whole array: quadratic in the page size.
+    @inline(__always)
+    mutating func reserveAdditional(_ n: Int) {
+        let needed = count + n
+        if needed > capacity { reserveCapacity(Swift.max(needed, 2 * capacity)) }
+    }
+}
+
 extension Array where Element == UInt8 {
     @inline(__always)
     mutating func appendLE<T: FixedWidthInteger>(_ v: T) {

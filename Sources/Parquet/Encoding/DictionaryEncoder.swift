@@ -128,7 +128,7 @@ struct DictionaryEncoder {
 
     /// The PLAIN-encoded dictionary page body.
     func encodePlain(into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + encodedSize)
+        out.reserveAdditional(encodedSize)
         if numericWidth == 4 {
             for k in numericKeys { out.appendLE(UInt32(truncatingIfNeeded: k)) }
         } else if numericWidth == 8 {

@@ -10,7 +10,7 @@ enum RLEEncoder {
     ) {
         let n = values.count
         guard n > 0 else { return }
-        out.reserveCapacity(out.count + n * width / 8 + 16)
+        out.reserveAdditional(n * width / 8 + 16)
         var literalStart = 0
         var literalCount = 0
         var i = 0
