@@ -186,7 +186,16 @@ package final class BackfillRun: @unchecked Sendable {
         guard StorageLocation(storage.url) != nil else {
             throw BackfillFailure(BackfillStatus.usage, "--output \(storage.url): expected file://PATH or s3://BUCKET[/PREFIX]")
         }
-        var parquet = config?.parquet ?? ParquetConfig()
+        var parquet: ParquetConfig
+        if let c = config?.parquet {
+            parquet = c
+        } else {
+            // Without a config: row groups of 128Ki rows (DuckDB writes 122,880), so a job's
+            // memory does not follow the table: a range of a big table is one file of many row
+            // groups, not one row group of up to 1Mi rows held until the file is closed.
+            parquet = ParquetConfig()
+            parquet.rowGroupRows = Self.defaultRowGroupRows
+        }
         if let c = o.compression {
             guard let codec = ParquetConfig.Compression(name: c) else {
                 throw BackfillFailure(BackfillStatus.usage, "--compression \(c): expected none, snappy, gzip, zstd or lz4_raw")
@@ -210,6 +219,9 @@ package final class BackfillRun: @unchecked Sendable {
         return Setup(config: config, entity: entity, storage: storage, properties: parquet.writerProperties,
                      maxFileBytes: maxFileBytes, tableFormat: format)
     }
+
+    /// Rows per row group without `--row-group-rows` or a config.
+    package static let defaultRowGroupRows = 131_072
 
     /// Sets the session so text conversions are stable: UTC, ISO dates, shortest exact floats.
     static let sessionSettings = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "

@@ -175,6 +175,28 @@ enum BF {
         }
     }
 
+    /// Without `--row-group-rows` or a config, row groups hold 131,072 rows: a range bigger than
+    /// that is one file of several row groups (memory does not follow the range), and
+    /// `--row-group-rows` still decides when given.
+    @Test func rowGroupsDefaultTo128KiRowsWithoutAConfig() throws {
+        try BF.withSchema("rg") { conn, schema in
+            try conn.exec("CREATE TABLE \(schema).t (id int); INSERT INTO \(schema).t SELECT generate_series(1, 600000);")
+            for (extra, limit) in [([String](), 131_072), (["--row-group-rows", "100000"], 100_000)] {
+                let dir = try TestEnvironment.temporaryDirectory("bf-rg").path
+                let r = try BF.run(["--dsn", try BF.dsn(), "--table", "\(schema).t", "--output", "file://" + dir, "--jobs", "1"]
+                                   + extra)
+                #expect(r.status == 0, "\(r.stderr)")
+                let groups = try BF.duck("""
+                    SELECT row_group_num_rows FROM (SELECT DISTINCT file_name, row_group_id, row_group_num_rows
+                    FROM parquet_metadata('\(dir)/*.parquet')) ORDER BY row_group_num_rows DESC
+                    """).compactMap { $0.first.flatMap { $0 }.flatMap { Int($0) } }
+                // The first ranges (4 of 11 of the table each, over 200,000 rows) are cut at the limit.
+                #expect(groups.reduce(0, +) == 600_000, "\(groups)")
+                #expect(groups.first == limit && groups.filter { $0 == limit }.count >= 2, "\(extra): \(groups)")
+            }
+        }
+    }
+
     @Test func partitionedTablesAreReadLeafByLeaf() throws {
         try BF.withSchema("leaf") { conn, schema in
             try conn.exec("""

@@ -27,7 +27,7 @@ struct BackfillCommand: ParsableCommand {
     var partitionBy: String?
     @Option(name: .long, help: "Parallel jobs (connections), all in one snapshot (default: the processor count).") var jobs: Int?
     @Option(name: .long, help: "none, snappy, gzip, zstd or lz4_raw (default: the config's, else snappy).") var compression: String?
-    @Option(name: .long, help: "Rows per row group (default: the config's parquet.row_group_rows).") var rowGroupRows: Int?
+    @Option(name: .long, help: "Rows per row group (default: the config's parquet.row_group_rows, else 131072).") var rowGroupRows: Int?
     @Option(name: .long, help: "Target file size, e.g. 128MiB (default: the config's flush.max_bytes, else 128MiB).")
     var maxFileBytes: String?
     @Option(name: .long, help: "Continue the run RUN_ID (its manifest _backfill/RUN_ID.json): finished chunks are skipped.")
