@@ -81,8 +81,10 @@ import TestSupport
         print(out.out)
         let summary = try #require(out.out.split(separator: "\n").first { $0.hasPrefix("ev: ") }.map(String.init), "\(out.out)")
         // ev: 90 files (median 700 bytes) → 3 files (median 20000 bytes); 90 joined into 3 in 3 commits
+        // Fewer files, some joined into fewer. Not the median: the worker keeps adding small files
+        // during the compaction, and on a loaded machine they can outnumber the joined ones.
         let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        #expect(numbers.count >= 4 && numbers[2] < numbers[0] && numbers[3] > numbers[1], "\(summary)")
+        #expect(numbers.count >= 6 && numbers[2] < numbers[0] && numbers[4] >= 2 && numbers[5] < numbers[4], "\(summary)")
         let log = DeltaLog(store: try makeObjectStore(url: "file://\(lake)"), root: "ev/")
         let (commits, _) = try await log.listVersions()
         for v in commits {
