@@ -726,7 +726,7 @@ package final class BackfillRun: @unchecked Sendable {
         }
         var decoder = try CopyBinaryDecoder(mapping: reader.mapping, keyColumn: reader.keyColumn,
                                             textIsValidUTF8: conn.deliversValidUTF8)
-        let maxRows = 65_536, maxBytes = 32 << 20
+        let maxRows = 16_384, maxBytes = 8 << 20
         var nextByteCheck = 1024
         var lastBytes = 0
         try conn.copyOut(sql) { buffer in

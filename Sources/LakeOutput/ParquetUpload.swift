@@ -133,6 +133,7 @@ package final class ParquetFileUpload: @unchecked Sendable {
                 let sent = clock.now
                 try BlockingWork.wait { try await upload.write(bytes) }
                 uploadTime += sent.duration(to: clock.now)
+                sink.recycle(consume bytes)
             }
         }
     }
@@ -207,6 +208,16 @@ package final class PendingBytes: ParquetSink, @unchecked Sendable {
         let b = buffer
         buffer = ByteBuffer()
         return b
+    }
+
+    /// Gives back what ``take()`` returned once the upload is done with it: the next row group
+    /// is written into the same memory (it was written and faulted in once already). A buffer
+    /// the upload still holds (a multipart part waiting to be sent) is not reused.
+    package func recycle(_ taken: consuming ByteBuffer) {
+        guard buffer.readableBytes == 0, buffer.capacity < taken.capacity else { return }
+        var b = taken
+        b.clear()
+        buffer = b
     }
 }
 

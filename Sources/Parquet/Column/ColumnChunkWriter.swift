@@ -29,10 +29,9 @@ struct ColumnWriterConfig {
 /// A finished column chunk: its bytes (dictionary page first) and metadata with
 /// offsets relative to the chunk start, fixed up by the file writer.
 struct FinishedChunk {
-    /// The dictionary page (header and body), empty without dictionary.
+    /// The dictionary page (header and body), empty without dictionary. The data pages follow
+    /// it in the file: ``ColumnChunkWriter/pageBytes``.
     var dictionaryPage: [UInt8]
-    /// Data pages (header and body each), in order.
-    var pages: [[UInt8]]
     var byteCount: Int
     var metaData: ColumnMetaData
     var dictionaryPageLength: Int
@@ -78,8 +77,10 @@ struct ColumnChunkWriter {
 
     // Chunk.
     private var chunkStats = StatisticsAccumulator()
-    private var pages: [[UInt8]] = []
-    private var pagesSize = 0
+    /// The chunk's data pages (header and body each), back to back: one buffer, kept with its
+    /// capacity for the column's next row group (see ``startNextChunk(config:)``).
+    private(set) var pageBytes: [UInt8] = []
+    private var pagesSize: Int { pageBytes.count }
     private var body: [UInt8] = []
     private var levelBytes: [UInt8] = []
     private var chunkRows: Int64 = 0
@@ -128,6 +129,29 @@ struct ColumnChunkWriter {
         if let b = config.bloomFilter {
             bloom = SplitBlockBloomFilter(numBytes: SplitBlockBloomFilter.optimalNumBytes(ndv: b.distinctValues, fpp: b.falsePositiveProbability))
         }
+    }
+
+    /// Turns this writer, once its chunk was finished and its pages emitted, into the writer of
+    /// the column's next chunk (`config` may differ: a column that fell back to PLAIN starts the
+    /// next row group without dictionary): every state starts over, but the level, value and
+    /// page buffers keep their capacity, so a file's later row groups allocate (and fault in)
+    /// no fresh memory for them.
+    mutating func startNextChunk(config: ColumnWriterConfig) {
+        var next = ColumnChunkWriter(descriptor: descriptor, config: config, compressor: compressor)
+        func recycle<T>(_ a: inout [T], _ b: inout [T]) {
+            swap(&a, &b)
+            a.removeAll(keepingCapacity: true)
+        }
+        recycle(&next.defs, &defs)
+        recycle(&next.reps, &reps)
+        recycle(&next.indices, &indices)
+        recycle(&next.plain, &plain)
+        recycle(&next.bools, &bools)
+        recycle(&next.body, &body)
+        recycle(&next.levelBytes, &levelBytes)
+        recycle(&next.pageBytes, &pageBytes)
+        recycle(&next.seenInPage, &seenInPage)
+        self = next
     }
 
     /// Estimated bytes this chunk takes so far (for row-group cutting).
@@ -406,11 +430,9 @@ struct ColumnChunkWriter {
                     definitionLevelsByteLength: Int32(defLength), repetitionLevelsByteLength: Int32(repLength),
                     isCompressed: shouldCompress, statistics: st))
             header.encode(into: &headerWriter)
-            var page = headerWriter.bytes
-            page.reserveCapacity(page.count + compressed.count)
-            page.append(contentsOf: compressed)
-            pagesSize += page.count
-            pages.append(page)
+            pageBytes.reserveAdditional(headerWriter.bytes.count + compressed.count)
+            pageBytes.append(contentsOf: headerWriter.bytes)
+            pageBytes.append(contentsOf: compressed)
             uncompressedTotal += Int64(headerWriter.bytes.count + uncompressed)
         } else {
             // Without levels the values are the whole page: no copy behind the levels.
@@ -423,11 +445,9 @@ struct ColumnChunkWriter {
                 type: .dataPage, uncompressedPageSize: Int32(uncompressed), compressedPageSize: Int32(n),
                 dataPageHeader: DataPageHeader(numValues: Int32(pageLevels), encoding: encoding, statistics: st))
             header.encode(into: &headerWriter)
-            var page = headerWriter.bytes
-            page.reserveCapacity(page.count + n)
-            page.append(contentsOf: body)
-            pagesSize += page.count
-            pages.append(page)
+            pageBytes.reserveAdditional(headerWriter.bytes.count + n)
+            pageBytes.append(contentsOf: headerWriter.bytes)
+            pageBytes.append(contentsOf: body)
             uncompressedTotal += Int64(headerWriter.bytes.count + uncompressed)
         }
         if dictEncoded { dictionaryPagesUsed += 1 } else { plainPages += 1 }
@@ -564,9 +584,7 @@ struct ColumnChunkWriter {
             PageLocation(offset: $0.offset + Int64(dictLength), compressedPageSize: $0.compressedPageSize,
                          firstRowIndex: $0.firstRowIndex)
         }
-        let pageList = pages
-        pages = []
-        return FinishedChunk(dictionaryPage: out, pages: pageList, byteCount: out.count + pagesSize, metaData: meta, dictionaryPageLength: dictLength, columnIndex: columnIndex,
+        return FinishedChunk(dictionaryPage: out, byteCount: out.count + pagesSize, metaData: meta, dictionaryPageLength: dictLength, columnIndex: columnIndex,
                              offsetIndex: OffsetIndex(pageLocations: locs), bloomFilter: bloom)
     }
 }

@@ -66,7 +66,7 @@ extension Array where Element == UInt8 {
 /// Copies `n` bytes (non-overlapping): up to 16 with one or two pairs of unaligned loads and
 /// stores, more with memcpy.
 @inlinable @inline(__always)
-func copyShort(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, count n: Int) {
+package func copyShort(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, count n: Int) {
     if n >= 8 {
         if n <= 16 {
             dst.storeBytes(of: src.loadUnaligned(as: UInt64.self), as: UInt64.self)

@@ -72,8 +72,12 @@ public final class ParquetWriter {
     public func setMetadata(_ key: String, _ value: String) { keyValues[key] = value }
 
     private func startRowGroup() {
-        chunks = schema.columns.indices.map {
-            ColumnChunkWriter(descriptor: schema.columns[$0], config: configs[$0], compressor: compressors[$0])
+        if chunks.isEmpty {
+            chunks = schema.columns.indices.map {
+                ColumnChunkWriter(descriptor: schema.columns[$0], config: configs[$0], compressor: compressors[$0])
+            }
+        } else {
+            for i in chunks.indices { chunks[i].startNextChunk(config: configs[i]) }
         }
         rowGroupRows = 0
     }
@@ -162,8 +166,7 @@ public final class ParquetWriter {
             var finished = try chunks[i].finish()
             let chunkStart = position
             try finished.dictionaryPage.withUnsafeBytes { try emit($0) }
-            for page in finished.pages { try page.withUnsafeBytes { try emit($0) } }
-            finished.pages = []
+            try chunks[i].pageBytes.withUnsafeBytes { try emit($0) }
             var meta = finished.metaData
             meta.dataPageOffset += chunkStart
             if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = chunkStart }

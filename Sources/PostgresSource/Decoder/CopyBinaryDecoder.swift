@@ -35,6 +35,9 @@ package struct CopyBinaryDecoder {
     /// Stream offset of the first byte not yet consumed.
     private var offset = 0
     private var scratch: [UInt8] = []
+    /// Field positions of a columnar pass; nil: row by row only. Copies of the decoder share
+    /// it: decode with one copy at a time.
+    private let rowIndex: RowIndex?
 
     /// Rows appended to batches so far.
     package private(set) var rowsDecoded = 0
@@ -47,12 +50,19 @@ package struct CopyBinaryDecoder {
 
     private enum State { case header, tuples, done }
 
+    /// Whole rows a buffer needs to be decoded a column at a time (two passes); fewer go row by row.
+    package static let columnarMinRows = 16
+
     /// A decoder for rows of `mapping` (build batches with `RowBatch(mapping.schema)`); rows
     /// rejected report the value of `keyColumn` (a top-level column name) when given.
     /// `textIsValidUTF8`: the stream's text and json values were checked by the server
     /// (``PGConnection/deliversValidUTF8``), so they are not validated again; bytes of other
     /// sources must be checked (the default).
-    package init(mapping: SourceMapping, keyColumn: String? = nil, textIsValidUTF8: Bool = false) throws(PostgresError) {
+    /// `columnarFrom`: runs of at least that many whole rows in a buffer are decoded a column at
+    /// a time (``Walker/runColumnar(from:roots:ncols:index:)``); nil decodes row by row only
+    /// (the same batches: tests compare the two).
+    package init(mapping: SourceMapping, keyColumn: String? = nil, textIsValidUTF8: Bool = false,
+                 columnarFrom: Int? = CopyBinaryDecoder.columnarMinRows) throws(PostgresError) {
         trustsUTF8 = textIsValidUTF8
         plan = try DecodePlan(mapping)
         storage = DecodePlanStorage(plan)
@@ -67,6 +77,8 @@ package struct CopyBinaryDecoder {
             self.keyColumn = nil
         }
         scratch.reserveCapacity(64)
+        let ncols = plan.roots.count
+        rowIndex = columnarFrom.map { RowIndex(columns: ncols, minRows: $0) }
     }
 
     /// Parses `buffer` (the next bytes of the stream), appending every complete row to `batch`.
@@ -156,7 +168,9 @@ package struct CopyBinaryDecoder {
             swap(&w.scratch, &self.scratch)
             let outcome = batch.columns.withUnsafeMutableBufferPointer { cols in
                 w.cols = cols
-                return w.run(from: from, roots: UnsafeBufferPointer(storage.roots), ncols: ncols)
+                let roots = UnsafeBufferPointer(storage.roots)
+                if let rowIndex { return w.runColumnar(from: from, roots: roots, ncols: ncols, index: rowIndex) }
+                return w.run(from: from, roots: roots, ncols: ncols)
             }
             swap(&w.scratch, &self.scratch)
             switch outcome {
