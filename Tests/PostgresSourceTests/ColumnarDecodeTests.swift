@@ -97,6 +97,37 @@ struct ColumnarDecodeTests {
         #expect(trusted.difference(from: reference) == nil)
     }
 
+    /// Decimals of INT32 and INT64 storage converted in bulk: every digit layout of up to 16
+    /// digits, scales above and below the value's, -0, the precision's edges; and values the
+    /// bulk path leaves to the row-wise walker (17 and 18 digits, NaN, over the precision).
+    @Test func decimalsAsRowByRow() throws {
+        let (bytes, mapping) = try withSchema("columnar_dec") { conn, s -> ([UInt8], SourceMapping) in
+            try conn.exec("CREATE TABLE \(s).d (id int8 NOT NULL, d5 numeric(5,2), d9 numeric(9,0), d18 numeric(18,6), d12 numeric(12,2) NOT NULL)")
+            try conn.exec("""
+                INSERT INTO \(s).d SELECT i, ((i * 7919) % 100000 - 50000) / 100.0, (i * 104729) % 1000000000 - 500000000,
+                  ((i * 15485863) % 1000000000000) / 1000000.0 * (CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END), (i * 31) % 100000000000 / 100.0
+                FROM generate_series(1::int8, 200) AS i
+                """)
+            try conn.exec("""
+                INSERT INTO \(s).d VALUES (1001, 999.99, 999999999, 999999999999.999999, 9999999999.99),
+                  (1002, -999.99, -999999999, -999999999999.999999, -9999999999.99), (1003, -0, 0, -0.000000, 0),
+                  (1004, 0.01, 1, 0.000001, 0.01), (1005, NULL, NULL, NULL, 10000), (1006, 100, 100000000, 123456789012.5, 1e9),
+                  (1007, 'NaN', 5, 1, 1), (1008, 1, 'NaN', 1, 1), (1009, 1.5, 2, 'NaN', 3)
+                """)
+            let plan = try BackfillPlan.table(PGTableName(schema: s, name: "d"), catalog: PostgresCatalog(conn), parallelism: 1)
+            return (try captureCopy(conn, plan.jobs[0].sql), plan.mapping)
+        }
+        #expect(mapping.schema.columns.map(\.storage) == [.int64, .int32, .int32, .int64, .int64])
+        let reference = try Self.decode(bytes, mapping, columnarFrom: nil, pieces: [Int.max])
+        #expect(reference.rows == 206 && reference.errors.count == 3, "\(reference.errors)")
+        for from in [1, CopyBinaryDecoder.columnarMinRows] {
+            for pieces in [[Int.max], [5, 333]] {
+                let got = try Self.decode(bytes, mapping, columnarFrom: from, pieces: pieces)
+                #expect(got.difference(from: reference) == nil, "columnar from \(from) rows, pieces \(pieces)")
+            }
+        }
+    }
+
     /// Mutations and truncations: the columnar decoder ends as the row-wise one does, whatever
     /// the bytes (rows, rejects, the error and its offset).
     @Test func mutatedStreamsDecodeAlike() throws {

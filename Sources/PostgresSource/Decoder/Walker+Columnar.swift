@@ -120,6 +120,9 @@ extension Walker {
         case .uuid: (wire, storage) = (16, .fixed(16))
         case .bytes, .jsonb:
             (wire, storage) = (0, trustsUTF8 || !cols[leaf].checksUTF8 ? .byteArray : nil)
+        case .decimal where node.precision <= 18:
+            let limit = Int64(node.limit)
+            (wire, storage, integers) = (0, cols[leaf].descriptor.storage == .int32 ? .int32 : .int64, -limit...limit)
         default: (wire, storage) = (0, nil)
         }
         let maxDef = cols[leaf].descriptor.maxDefinitionLevel
@@ -187,6 +190,34 @@ extension Walker {
                 var k = 0
                 forEachValue { p, _ in out[k] = b.load(fromByteOffset: p, as: UInt8.self) != 0; k += 1 }
             }
+        case .int32 where kind == .decimal, .int64 where kind == .decimal:
+            // Decimals are converted while they are stored: one that needs the row-wise walker
+            // (NaN, more digits than fit 16, digits beyond the scale, over the precision) marks
+            // the pass, which is then taken back and redone row by row.
+            var usable = true
+            let scale = Int(node.scale), limit = UInt64(node.limit)
+            if storage == .int32 {
+                cols[leaf].appendBulkInt32(rows: n, present: present, levels: levelRuns) { out in
+                    var k = 0
+                    forEachValue { p, len in
+                        let v = shortDecimal(p, len, scale: scale, limit: limit)
+                        if v == nil { usable = false }
+                        out[k] = Int32(truncatingIfNeeded: v ?? 0)
+                        k += 1
+                    }
+                }
+            } else {
+                cols[leaf].appendBulkInt64(rows: n, present: present, levels: levelRuns) { out in
+                    var k = 0
+                    forEachValue { p, len in
+                        let v = shortDecimal(p, len, scale: scale, limit: limit)
+                        if v == nil { usable = false }
+                        out[k] = v ?? 0
+                        k += 1
+                    }
+                }
+            }
+            return usable
         case .int32:
             cols[leaf].appendBulkInt32(rows: n, present: present, levels: levelRuns) { out in
                 var k = 0
@@ -248,6 +279,41 @@ extension Walker {
             }
         }
         return true
+    }
+
+    /// The unscaled value of a numeric of at most 16 digits at `scale`, as ``decimal(_:_:_:_:rep:)``
+    /// computes it; nil for anything else (that walker then decides: refuse, or more digits).
+    @inline(__always)
+    func shortDecimal(_ p: Int, _ len: Int, scale: Int, limit: UInt64) -> Int64? {
+        guard len >= 8 else { return nil }
+        let ndigits = Int(i16(p)), weight = Int(i16(p + 2)), sign = u16(p + 4), dscale = i16(p + 6)
+        guard ndigits <= 4, ndigits >= 0, len == 8 + 2 * ndigits, dscale >= 0,
+              sign == Self.signPositive || sign == Self.signNegative else { return nil }
+        if ndigits == 0 { return 0 }
+        var acc: UInt64 = 0
+        var q = p + 8
+        for _ in 0..<ndigits {
+            let d = u16(q)
+            guard d < 10000 else { return nil }
+            acc = acc &* 10000 &+ UInt64(d)
+            q += 2
+        }
+        var e = 4 * (weight - ndigits + 1) + scale
+        if e < 0 {
+            guard e >= -19 else { return nil }
+            var div: UInt64 = 1
+            while e < 0 { div &*= 10; e += 1 }
+            guard acc % div == 0 else { return nil }
+            acc /= div
+        }
+        while e > 0 && acc != 0 {
+            let (m, o) = acc.multipliedReportingOverflow(by: 10)
+            guard !o else { return nil }
+            acc = m
+            e -= 1
+        }
+        guard acc <= limit else { return nil }
+        return sign == Self.signNegative ? -Int64(acc) : Int64(acc)
     }
 
     /// Pass 2 for a column not taken in bulk: its values of the pass one by one, as the row-wise
