@@ -189,8 +189,14 @@ package final class PGConnection: @unchecked Sendable {
             var buf: UnsafeMutablePointer<CChar>? = nil
             var n = PQgetCopyData(conn, &buf, 1)  // 0: no complete row buffered yet
             if n == 0 {
-                flushStage()
-                n = PQgetCopyData(conn, &buf, 0)
+                // libpq's buffer (16 KiB) is drained: take what the socket holds without waiting,
+                // so the stage fills to its size while rows keep coming; wait only on an empty
+                // socket (a failed read is reported by the blocking call below).
+                if PQconsumeInput(conn) == 1 { n = PQgetCopyData(conn, &buf, 1) }
+                if n == 0 {
+                    flushStage()
+                    n = PQgetCopyData(conn, &buf, 0)
+                }
             }
             if n > 0, let b = buf {
                 defer { PQfreemem(b) }
