@@ -12,6 +12,17 @@ final class RowIndex: @unchecked Sendable {
     let levels: UnsafeMutablePointer<UInt8>
     /// Fewer whole rows than this in a region go row by row.
     let minRows: Int
+    /// How each top-level column is filled, worked out at the first pass (the builders of every
+    /// batch of a decoder have the same schema): asking a builder each pass would copy it.
+    var plans: [BulkPlan?] = []
+
+    struct BulkPlan {
+        /// nil: value by value.
+        var storage: ColumnBuilder.BulkStorage?
+        /// The wire length every value must have (0: any).
+        var wire: Int
+        var maxDefinitionLevel: Int
+    }
 
     init(columns ncols: Int, minRows: Int) {
         self.minRows = max(1, minRows)
@@ -98,14 +109,12 @@ extension Walker {
         }
     }
 
-    /// Pass 2 for top-level column `f` over the `n` rows of the pass; false when the pass must
-    /// go row by row (nothing is reported: the row-wise walker finds the same thing again).
-    mutating func fillColumn(_ f: Int, root: Int, rows n: Int, ncols: Int, index: RowIndex) -> Bool {
+    /// How the column of top-level node `root` is filled: in bulk (the storage its builder takes
+    /// unchecked, the wire length of its values) or value by value.
+    func bulkPlan(root: Int) -> RowIndex.BulkPlan {
         let node = nodes[root]
         let leaf = Int(node.leaf)
-        let stride = 2 * ncols
-        let starts = UnsafePointer(index.fields + 2 * f)
-        let lens = UnsafePointer(index.fields + 2 * f + 1)
+        let column = cols[leaf]
         // Fixed wire length of the kinds taken in bulk (0: any length), and the storage they go to.
         let wire: Int, storage: ColumnBuilder.BulkStorage?
         var integers: ClosedRange<Int64>? = nil
@@ -119,16 +128,39 @@ extension Walker {
         case .float8: (wire, storage) = (8, .double)
         case .uuid: (wire, storage) = (16, .fixed(16))
         case .bytes, .jsonb:
-            (wire, storage) = (0, trustsUTF8 || !cols[leaf].checksUTF8 ? .byteArray : nil)
+            (wire, storage) = (0, trustsUTF8 || !column.checksUTF8 ? .byteArray : nil)
         case .decimal where node.precision <= 18:
             let limit = Int64(node.limit)
-            (wire, storage, integers) = (0, cols[leaf].descriptor.storage == .int32 ? .int32 : .int64, -limit...limit)
+            (wire, storage, integers) = (0, column.descriptor.storage == .int32 ? .int32 : .int64, -limit...limit)
         default: (wire, storage) = (0, nil)
         }
-        let maxDef = cols[leaf].descriptor.maxDefinitionLevel
-        guard let storage, node.leafEnd == node.leaf + 1, cols[leaf].takesBulk(storage, integersIn: integers) else {
+        let maxDef = column.descriptor.maxDefinitionLevel
+        guard let storage, node.leafEnd == node.leaf + 1, column.takesBulk(storage, integersIn: integers) else {
+            return RowIndex.BulkPlan(storage: nil, wire: 0, maxDefinitionLevel: maxDef)
+        }
+        return RowIndex.BulkPlan(storage: storage, wire: wire, maxDefinitionLevel: maxDef)
+    }
+
+    /// Pass 2 for top-level column `f` over the `n` rows of the pass; false when the pass must
+    /// go row by row (nothing is reported: the row-wise walker finds the same thing again).
+    mutating func fillColumn(_ f: Int, root: Int, rows n: Int, ncols: Int, index: RowIndex) -> Bool {
+        let node = nodes[root]
+        let leaf = Int(node.leaf)
+        let stride = 2 * ncols
+        let starts = UnsafePointer(index.fields + 2 * f)
+        let lens = UnsafePointer(index.fields + 2 * f + 1)
+        if index.plans.count != ncols { index.plans = Array(repeating: nil, count: ncols) }
+        let plan: RowIndex.BulkPlan
+        if let known = index.plans[f] {
+            plan = known
+        } else {
+            plan = bulkPlan(root: root)
+            index.plans[f] = plan
+        }
+        guard let storage = plan.storage else {
             return fillValueByValue(root, rows: n, starts: starts, lens: lens, stride: stride)
         }
+        let wire = plan.wire, maxDef = plan.maxDefinitionLevel
         // Levels, the values' total length, and every check a value of this kind can fail.
         let levels = index.levels
         var present = 0, byteCount = 0
