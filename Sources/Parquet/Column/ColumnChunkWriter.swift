@@ -315,19 +315,22 @@ struct ColumnChunkWriter {
                             }
                         }
                     }
-                    if !usingDictionary {
+                    if !usingDictionary && !r.isEmpty {
                         // PLAIN: grow once, then write lengths and bytes through a raw pointer.
-                        let dataBytes = off[r.upperBound] - off[r.lowerBound]
-                        let at = plain.count
-                        plain.append(contentsOf: repeatElement(0, count: dataBytes + 4 * r.count))
-                        plain.withUnsafeMutableBytes { dst in
-                            var o = at
-                            for i in r {
-                                let start = off[i], len = off[i + 1] - start
-                                dst.storeBytes(of: UInt32(truncatingIfNeeded: len).littleEndian, toByteOffset: o, as: UInt32.self)
-                                o += 4
-                                if len > 0 { (dst.baseAddress! + o).copyMemory(from: base + start, byteCount: len) }
-                                o += len
+                        let total = off[r.upperBound] - off[r.lowerBound] + 4 * r.count
+                        plain.reserveAdditional(total)
+                        plain.append(addingCapacity: total) { span in
+                            span.withUnsafeMutableBufferPointer { buf, initialized in
+                                let dst = UnsafeMutableRawPointer(buf.baseAddress!)
+                                var o = 0
+                                for i in r {
+                                    let start = off[i], len = off[i + 1] - start
+                                    dst.storeBytes(of: UInt32(truncatingIfNeeded: len).littleEndian, toByteOffset: o, as: UInt32.self)
+                                    o += 4
+                                    if len > 0 { copyShort(to: dst + o, from: base + start, count: len) }
+                                    o += len
+                                }
+                                initialized = total
                             }
                         }
                     }
