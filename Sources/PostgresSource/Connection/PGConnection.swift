@@ -195,7 +195,10 @@ package final class PGConnection: @unchecked Sendable {
                 if PQconsumeInput(conn) == 1 { n = PQgetCopyData(conn, &buf, 1) }
                 if n == 0 {
                     flushStage()
-                    n = PQgetCopyData(conn, &buf, 0)
+                    // The socket is empty: wait for a burst (or a millisecond), then read it; a
+                    // stream with no row in that time waits in libpq as before.
+                    if waitForBurst(), PQconsumeInput(conn) == 1 { n = PQgetCopyData(conn, &buf, 1) }
+                    if n == 0 { n = PQgetCopyData(conn, &buf, 0) }
                 }
             }
             if n > 0, let b = buf {
@@ -230,6 +233,35 @@ package final class PGConnection: @unchecked Sendable {
             throw PostgresError(.connection, step: "copy", message: lastError(), sql: sql)
         }
         logger.trace("copy finished", metadata: ["postgres.copy.buffers": .stringConvertible(buffers)])
+    }
+
+    /// Waits until the socket holds a burst of rows (``burstBytes``) or ``burstWait`` passed,
+    /// whichever comes first, so a reader faster than the server wakes once per burst instead of
+    /// once per TCP segment. True when the wait ran (then read the socket); SO_RCVLOWAT is set
+    /// only around this poll, never around libpq's own waits (which would then wait for bytes
+    /// the end of a stream never brings).
+    private func waitForBurst() -> Bool {
+        let fd = PQsocket(conn)
+        guard fd >= 0 else { return false }
+        var low = Int32(Self.burstBytes)
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, socklen_t(MemoryLayout<Int32>.size)) == 0 else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pfd, 1, Self.burstWaitMilliseconds)
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, socklen_t(MemoryLayout<Int32>.size))
+        return true
+    }
+
+    static let burstBytes = 128 << 10
+    static let burstWaitMilliseconds: Int32 = 1
+
+    /// The socket's SO_RCVLOWAT (tests: 1 again after every COPY, or libpq's waits would hang).
+    package var receiveLowWatermark: Int32? {
+        let fd = PQsocket(conn)
+        guard fd >= 0 else { return nil }
+        var v: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &len) == 0 ? v : nil
     }
 
     /// Asks the server to cancel the running statement; callable from any thread. The
