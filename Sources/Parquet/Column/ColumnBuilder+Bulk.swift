@@ -56,54 +56,47 @@ extension ColumnBuilder {
         }
     }
 
-    /// `rows` entries, `present` of them values: `fill` must initialize exactly `present` Int32s.
+    /// `rows` entries, `present` of them values into `values` (a column stored as `expected`):
+    /// `fill` must initialize exactly `present` of them.
+    @inlinable @inline(__always)
+    mutating func appendBulk<T>(_ values: WritableKeyPath<ColumnBuilder, [T]>, _ expected: UInt8, rows n: Int, present: Int,
+                                levels: UnsafeBufferPointer<UInt8>?, _ fill: (UnsafeMutablePointer<T>) -> Void) {
+        precondition(kind == expected && maxRep == 0)
+        pushBulkLevels(rows: n, levels: levels)
+        Self.fillTail(&self[keyPath: values], present, fill)
+    }
+
     @inlinable
     package mutating func appendBulkInt32(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                           _ fill: (UnsafeMutablePointer<Int32>) -> Void) {
-        precondition(kind == Self.kInt32 && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&int32Values, present, fill)
+        appendBulk(\.int32Values, Self.kInt32, rows: n, present: present, levels: levels, fill)
     }
-
     @inlinable
     package mutating func appendBulkInt64(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                           _ fill: (UnsafeMutablePointer<Int64>) -> Void) {
-        precondition(kind == Self.kInt64 && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&int64Values, present, fill)
+        appendBulk(\.int64Values, Self.kInt64, rows: n, present: present, levels: levels, fill)
     }
-
     @inlinable
     package mutating func appendBulkFloat(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                           _ fill: (UnsafeMutablePointer<Float>) -> Void) {
-        precondition(kind == Self.kFloat && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&floatValues, present, fill)
+        appendBulk(\.floatValues, Self.kFloat, rows: n, present: present, levels: levels, fill)
     }
-
     @inlinable
     package mutating func appendBulkDouble(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                            _ fill: (UnsafeMutablePointer<Double>) -> Void) {
-        precondition(kind == Self.kDouble && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&doubleValues, present, fill)
+        appendBulk(\.doubleValues, Self.kDouble, rows: n, present: present, levels: levels, fill)
     }
-
     @inlinable
     package mutating func appendBulkBool(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                          _ fill: (UnsafeMutablePointer<Bool>) -> Void) {
-        precondition(kind == Self.kBool && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&boolValues, present, fill)
+        appendBulk(\.boolValues, Self.kBool, rows: n, present: present, levels: levels, fill)
     }
 
     /// Fixed-length values: `fill` writes `present * fixedLength` bytes.
     @inlinable
     package mutating func appendBulkFixed(rows n: Int, present: Int, levels: UnsafeBufferPointer<UInt8>?,
                                           _ fill: (UnsafeMutablePointer<UInt8>) -> Void) {
-        precondition(kind == Self.kFixed && maxRep == 0)
-        pushBulkLevels(rows: n, levels: levels)
-        Self.fillTail(&bytes, present * fixedLength, fill)
+        appendBulk(\.bytes, Self.kFixed, rows: n, present: present * fixedLength, levels: levels, fill)
     }
 
     /// Byte arrays: `fill` gets room for `byteCount` bytes, room for the `present` end offsets,
