@@ -235,7 +235,7 @@ package final class PGConnection: @unchecked Sendable {
         logger.trace("copy finished", metadata: ["postgres.copy.buffers": .stringConvertible(buffers)])
     }
 
-    /// Waits until the socket holds a burst of rows (``burstBytes``) or ``burstWait`` passed,
+    /// Waits until the socket holds a burst of rows (``burstBytes``) or ``burstWaitMilliseconds`` passed,
     /// whichever comes first, so a reader faster than the server wakes once per burst instead of
     /// once per TCP segment. True when the wait ran (then read the socket); SO_RCVLOWAT is set
     /// only around this poll, never around libpq's own waits (which would then wait for bytes

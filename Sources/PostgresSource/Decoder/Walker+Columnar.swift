@@ -14,7 +14,7 @@ final class RowIndex: @unchecked Sendable {
     let minRows: Int
     /// How each top-level column is filled, worked out at the first pass (the builders of every
     /// batch of a decoder have the same schema): asking a builder each pass would copy it.
-    var plans: [BulkPlan?] = []
+    var plans: [BulkPlan] = []
 
     struct BulkPlan {
         /// nil: value by value.
@@ -95,6 +95,7 @@ extension Walker {
                 n += 1
             }
             if n < index.minRows { return run(from: start, roots: roots, ncols: ncols).adding(appended) }
+            if index.plans.isEmpty { index.plans = (0..<ncols).map { bulkPlan(root: Int(roots[$0])) } }
             let rowBase = cols[0].rowCount
             var f = 0
             while f < ncols {
@@ -149,14 +150,7 @@ extension Walker {
         let stride = 2 * ncols
         let starts = UnsafePointer(index.fields + 2 * f)
         let lens = UnsafePointer(index.fields + 2 * f + 1)
-        if index.plans.count != ncols { index.plans = Array(repeating: nil, count: ncols) }
-        let plan: RowIndex.BulkPlan
-        if let known = index.plans[f] {
-            plan = known
-        } else {
-            plan = bulkPlan(root: root)
-            index.plans[f] = plan
-        }
+        let plan = index.plans[f]
         guard let storage = plan.storage else {
             return fillValueByValue(root, rows: n, starts: starts, lens: lens, stride: stride)
         }
