@@ -236,7 +236,7 @@ struct ServerFaultTests {
         #expect(await eventually { await collector.entries.count == 3 })
 
         _ = try? await client.command(["SHUTDOWN", "NOSAVE"])
-        server.waitForExit()
+        try await server.waitForExit()
         #expect(await eventually { consumer.status.state == .reconnecting })
         let errorsWhileDown = consumer.status.errors
         #expect(await eventually { consumer.status.errors >= errorsWhileDown + 3 }, "keeps trying")

