@@ -60,13 +60,13 @@ struct BackfillEntityTests {
         func entry(stream: String, id: StreamID) async throws -> StreamBatch? { nil }
     }
 
-    static func duck(_ python: String, _ sql: String) throws -> [[String?]] {
+    static func duck(_ python: String, _ sql: String) async throws -> [[String?]] {
         let script = """
         import duckdb, json, sys
         con = duckdb.connect(); con.execute("SET enable_progress_bar = false"); con.execute("SET TimeZone='UTC'")
         print(json.dumps([[None if v is None else str(v) for v in r] for r in con.execute(sys.argv[1]).fetchall()]))
         """
-        return try JSONDecoder().decode([[String?]].self, from: try ProcessRunner.run(python, ["-c", script, sql]).stdout)
+        return try JSONDecoder().decode([[String?]].self, from: try await ProcessRunner.run(python, ["-c", script, sql]).stdout)
     }
 
     @Test func backfilledAndStreamedRowsFormOneTable() async throws {
@@ -97,7 +97,7 @@ struct BackfillEntityTests {
         defer { try? conn.exec("DROP SCHEMA \(schema) CASCADE") }
         let rejects = dir + "/rejects.jsonl"
         let binary = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter-backfill").path
-        let r = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+        let r = try await ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
                                                "--entity", "orders", "--jobs", "2", "--rejects", rejects], check: false)
         #expect(r.status == 3, "\(r.stderr)")
         // The rejects file names each refused row by its key and says why.
@@ -117,14 +117,14 @@ struct BackfillEntityTests {
         #expect(files.count > 10)
         // One glob, no union_by_name: 3 streamed rows (10.50 + 11.50 + 12.50) and 100 backfilled
         // (0.25 × 5050), values as converted by the worker's rules.
-        let rows = try Self.duck(python, """
+        let rows = try await Self.duck(python, """
             SELECT count(*), count(DISTINCT _stream_id), sum(amount), count(*) FILTER (WHERE city = 'Köln'),
                    count(*) FILTER (WHERE _stream_id LIKE 'pg:%'), max(lines[1].sku) FILTER (WHERE _stream_id LIKE 'pg:%')
             FROM read_parquet('\(lake)/orders/**/*.parquet')
             """)
         #expect(rows == [["103", "103", "1297.00", "100", "100", "p99"]])
         // Each backfilled row sits in the hour of its created_at, like the worker's.
-        let wrong = try Self.duck(python, """
+        let wrong = try await Self.duck(python, """
             SELECT count(*) FROM read_parquet('\(lake)/orders/**/*.parquet', hive_partitioning = true)
             WHERE year <> year(created_at) OR month <> month(created_at) OR day <> day(created_at) OR hour <> hour(created_at)
             """)
@@ -159,7 +159,7 @@ struct BackfillEntityTests {
             """)
         defer { try? conn.exec("DROP SCHEMA \(schema) CASCADE") }
         let binary = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter-backfill").path
-        let r = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+        let r = try await ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
                                                "--entity", "orders", "--jobs", "2"], check: false)
         #expect(r.status == 0, "\(r.stderr)")
         let files = (FileManager.default.enumerator(atPath: lake)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".parquet") }
@@ -170,7 +170,7 @@ struct BackfillEntityTests {
         let schemas = try Set(files.map { try ParquetReadback.metadata(path: lake + "/" + $0).schema.split(separator: "\n").dropFirst() })
         #expect(schemas.count == 1, "\(schemas)")
         #expect(!(schemas.first?.joined().contains("city") ?? true), "\(schemas)")
-        let rows = try Self.duck(python, """
+        let rows = try await Self.duck(python, """
             SELECT coalesce(city, 'null'), count(*), count(*) FILTER (WHERE day(created_at) <> day) FROM read_parquet('\(lake)/orders/**/*.parquet', hive_partitioning = true)
             GROUP BY 1 ORDER BY 1
             """)
@@ -205,7 +205,7 @@ struct BackfillEntityTests {
             """)
         defer { try? conn.exec("DROP SCHEMA \(schema) CASCADE") }
         let binary = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/lakewriter-backfill").path
-        let r = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+        let r = try await ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
                                                "--entity", "orders", "--jobs", "2"], check: false)
         #expect(r.status == 0, "\(r.stderr)")
         let run = try #require(r.stderr.firstMatch(of: #/backfill (\S+) done/#)?.1).description
@@ -226,7 +226,7 @@ struct BackfillEntityTests {
             print(json.dumps({"polars": [p[0], p[1]], "rows": t.num_rows, "cities": sorted({str(c) for c in t.column("city").to_pylist()}), "version": dt.version(),
                               "history": hist, "files": len(acts), "duckdb": [d[0], d[1], d[2]]}))
             """
-        let out = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/orders"]).stdout) as! [String: Any]
+        let out = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/orders"]).stdout) as! [String: Any]
         #expect(out["rows"] as? Int == 203, "\(out)")
         #expect(out["cities"] as? [String] == ["Berlin", "Köln", "a/b"], "\(out)")
         // 3 × (10.50…12.50) streamed + 1…200 backfilled.
@@ -237,7 +237,7 @@ struct BackfillEntityTests {
         let history = out["history"] as! [[String: Any]]
         #expect(history.contains { $0["run"] as? String == run && $0["v"] as? Int == 1 }, "\(history)")
         // A resume of the committed run finds its commit and adds nothing.
-        let again = try ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
+        let again = try await ProcessRunner.run(binary, ["--dsn", dsn, "--table", "\(schema).orders", "--config", configPath,
                                                    "--entity", "orders", "--resume", run], check: false)
         #expect(again.status == 0, "\(again.stderr)")
         let versions = try FileManager.default.contentsOfDirectory(atPath: lake + "/orders/_delta_log").filter { $0.hasSuffix(".json") }

@@ -95,7 +95,7 @@ import TestSupport
         #expect(!compactVersions.isEmpty, "\(out.out)")
         // Every version: before, between and after the compaction commits, each row exactly once.
         let probe = Set([0, compactVersions.first! - 1, compactVersions.first!, compactVersions.last!, commits.last!]).sorted()
-        let seen = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev",
+        let seen = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev",
                                                      probe.map(String.init).joined(separator: ",")]).stdout) as! [String: Any]
         for v in probe {
             let pair = seen[String(v)] as? [Int]
@@ -116,7 +116,7 @@ import TestSupport
                 "\(v1.out)")
         #expect(v1.out.contains("ev: 1 files deleted"), "\(v1.out)")
         let before = String(compactVersions.first! - 1)
-        let travel = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev", before]).stdout) as! [String: Any]
+        let travel = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev", before]).stdout) as! [String: Any]
         #expect(travel[before] is [Int], "\(travel)")
         // A retention under an hour is refused without --force; with it, the removed files go and
         // the current version still reads every row.
@@ -132,7 +132,7 @@ import TestSupport
         #expect(await Commands.vacuum(config: configPath, entity: nil, retention: .zero, dryRun: false, force: true,
                                       environment: [:], output: v3.output) == 0)
         #expect(v3.out.split(separator: "\n").filter { $0.hasPrefix("deleted") }.count == planned, "\(v3.out)")
-        let after = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev",
+        let after = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev",
                                                      String(commits.last!)]).stdout) as! [String: Any]
         #expect(after[String(commits.last!)] as? [Int] == [600, 600], "\(after)")
     }
@@ -175,7 +175,7 @@ extension DeltaMaintenanceTests {
             }
         }
         let latest = try #require(try await log.latestVersion())
-        let seen = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev", String(latest)]).stdout)
+        let seen = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", Self.versions, lake + "/ev", String(latest)]).stdout)
             as! [String: Any]
         #expect(seen[String(latest)] as? [Int] == [100, 100], "\(seen)")
     }

@@ -88,7 +88,7 @@ import TestSupport
             #expect(try await client.command(["XLEN", bad + ":dlq"]).int == dlq)
             #expect(try await client.pending(stream: bad, group: "g-\(id)").count == sent + 20 - dlq)
         }
-        let goodRows = try WorkerTests.duckdb(env, "select count(*) from read_parquet('\(lake)/good/**/*.parquet')") as! [[Any]]
+        let goodRows = try await WorkerTests.duckdb(env, "select count(*) from read_parquet('\(lake)/good/**/*.parquet')") as! [[Any]]
         #expect((goodRows[0][0] as? Int) == 30, "\(goodRows)")
         #expect(!FileManager.default.fileExists(atPath: "\(lake)/bad"))
 
@@ -102,7 +102,7 @@ import TestSupport
             #expect(await worker.readiness() == nil)
             try await Task.sleep(for: .milliseconds(500))
         }
-        let badRows = try WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(lake)/bad/**/*.parquet')") as! [[Any]]
+        let badRows = try await WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(lake)/bad/**/*.parquet')") as! [[Any]]
         #expect((badRows[0][0] as? Int) == sent + 20 - dlq && (badRows[0][1] as? Int) == sent + 20 - dlq, "\(badRows)")
         #expect(try await client.command(["XLEN", bad + ":dlq"]).int == dlq)
         _ = try await client.command(["DEL", bad, good, bad + ":dlq"])

@@ -89,7 +89,7 @@ final class SlowWriter: ObjectWriter {
                 try await WorkerTests.allAcknowledged(client, streams: ["ev-\(id)"], group: "g-\(id)")
             }
         }
-        let rows = try WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
         #expect((rows[0][0] as? Int) == 40 && (rows[0][1] as? Int) == 40, "\(rows)")
     }
 }

@@ -211,7 +211,7 @@ import TestSupport
             print(json.dumps({"broken": broken, "filtered": filtered, "by_time": by_time, "all": everything}), flush=True)
             os._exit(0)
             """
-        let sk = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", skip, root, String(cutoff), String(total - 40)]).stdout) as! [String: Any]
+        let sk = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", skip, root, String(cutoff), String(total - 40)]).stdout) as! [String: Any]
         #expect((sk["broken"] as? Int ?? 0) > 0, "\(sk)")
         #expect(sk["filtered"] as? Int == 40 && sk["by_time"] as? Int == 40 && sk["all"] as? String == "failed", "\(sk)")
     }
@@ -264,7 +264,7 @@ import TestSupport
             # deltalake 1.6 aborts at exit after two tables in one process (its runtime's teardown).
             import os; os._exit(0)
             """
-        let out = try JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/ev"]).stdout) as! [String: Any]
+        let out = try await JSONSerialization.jsonObject(with: try ProcessRunner.run(python, ["-c", script, lake + "/ev"]).stdout) as! [String: Any]
         let v0 = out["0"] as! [String: Any], now = out["None"] as! [String: Any]
         #expect(v0["columns"] as? [String] == ["n", "_stream_id"] && v0["rows"] as? Int == 5, "\(out)")
         #expect(now["columns"] as? [String] == ["n", "note", "_stream_id"] && now["rows"] as? Int == 10, "\(out)")

@@ -47,7 +47,7 @@ import TestSupport
         // Nothing dead-lettered: every entry is in a file.
         #expect(try await client.command(["XLEN", "raw-\(id):dlq"]).int == 0)
         for entity in ["raw", "timed"] {
-            let rows = try WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/\(entity)/**/*.parquet') order by 1") as! [[Any]]
+            let rows = try await WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/\(entity)/**/*.parquet') order by 1") as! [[Any]]
             #expect(Set(rows.map { $0[0] as! String }) == Set(ids), "\(entity)")
         }
         // Ids up to Int64 milliseconds keep their own hour; beyond it they are clamped to the last one.

@@ -28,9 +28,9 @@ import TestSupport
     }
 
     /// Per file (by its smallest `n`): the type DuckDB reports for `col`, or nil when the file lacks it.
-    static func columnTypes(_ env: WorkerTests.Env, _ glob: String, _ col: String) throws -> [Int: String?] {
-        let files = try WorkerTests.duckdb(env, "select filename, min(n) from read_parquet('\(glob)', filename=true, union_by_name=true) group by 1") as! [[Any]]
-        let types = try WorkerTests.duckdb(env, "select file_name, type from parquet_schema('\(glob)') where name = '\(col)'") as! [[Any]]
+    static func columnTypes(_ env: WorkerTests.Env, _ glob: String, _ col: String) async throws -> [Int: String?] {
+        let files = try await WorkerTests.duckdb(env, "select filename, min(n) from read_parquet('\(glob)', filename=true, union_by_name=true) group by 1") as! [[Any]]
+        let types = try await WorkerTests.duckdb(env, "select file_name, type from parquet_schema('\(glob)') where name = '\(col)'") as! [[Any]]
         var byFile: [String: String] = [:]
         for t in types { byFile[t[0] as! String] = t[1] as? String }
         var result: [Int: String?] = [:]
@@ -69,14 +69,14 @@ import TestSupport
         let v2 = try String(contentsOf: dir.appendingPathComponent("lake/_schemas/readings/v000002.json"), encoding: .utf8)
         #expect(v2.contains(#""name":"score","type":"int64""#), "\(v2)")
 
-        let types = try Self.columnTypes(env, glob, "score")
+        let types = try await Self.columnTypes(env, glob, "score")
         #expect(types.count == 3, "\(types)")
         #expect(types[0] == .some(nil))  // written before the field appeared: no column
         #expect(types[40] == "INT64")
         #expect(types[80] == "DOUBLE")
 
         // Every value, every entry once, with all files read together.
-        let rows = try WorkerTests.duckdb(env, "select n, score, _stream_id from read_parquet('\(glob)', union_by_name=true) order by n") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select n, score, _stream_id from read_parquet('\(glob)', union_by_name=true) order by n") as! [[Any]]
         #expect(rows.count == 120)
         #expect(Set(rows.map { $0[2] as! String }) == ids)
         for r in rows {
@@ -85,7 +85,7 @@ import TestSupport
             let expected: Double? = n < 40 ? nil : n < 80 ? Double(n) : Double(n) + 0.5
             #expect(score == expected, "n=\(n)")
         }
-        let versions = try WorkerTests.duckdb(env, """
+        let versions = try await WorkerTests.duckdb(env, """
             select distinct value::varchar from parquet_kv_metadata('\(glob)') where key::varchar = 'lakewriter.schema_version' order by 1
             """) as! [[Any]]
         #expect(versions.map { $0[0] as! String } == ["1", "2", "3"])
@@ -103,13 +103,13 @@ import TestSupport
         #expect(keys.contains("lake/_schemas/readings/v000004.json"))
         #expect(!keys.contains("lake/_schemas/readings/v000005.json"))
         let glob2 = "\(dir.path)/lake/readings/**/*.parquet"
-        let after = try Self.columnTypes(env, glob2, "score")
+        let after = try await Self.columnTypes(env, glob2, "score")
         #expect(after[200] == "DOUBLE", "\(after)")
         #expect(after[201] == "DOUBLE")
-        let tags = try Self.columnTypes(env, glob2, "tag")
+        let tags = try await Self.columnTypes(env, glob2, "tag")
         #expect(tags[200] == .some(nil))
         #expect(tags[201] == "BYTE_ARRAY", "\(tags)")
-        let last = try WorkerTests.duckdb(env, "select n, score, tag from read_parquet('\(glob2)', union_by_name=true) where n >= 200 order by n") as! [[Any]]
+        let last = try await WorkerTests.duckdb(env, "select n, score, tag from read_parquet('\(glob2)', union_by_name=true) where n >= 200 order by n") as! [[Any]]
         #expect(last.count == 2)
         #expect(last.last?[2] as? String == "x")
     }

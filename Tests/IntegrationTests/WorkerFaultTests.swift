@@ -86,14 +86,14 @@ final class PortBox: Sendable {
         }
         #expect(ids.count == 300)
         let (dir, _) = try await WorkerTests.download(store, prefix: "lake/clicks/")
-        let rows = try WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         #expect(rows.count == ids.count)
         #expect(Set(rows.map { $0[0] as! String }) == ids)
         #expect(try await client.pending(stream: stream, group: "g-\(id)").count == 0)
     }
 
     /// GET `path` on the local port; returns the status code and body.
-    static func get(_ env: WorkerTests.Env, port: Int, _ path: String) throws -> (Int, String) {
+    static func get(_ env: WorkerTests.Env, port: Int, _ path: String) async throws -> (Int, String) {
         let script = """
         import sys, urllib.request, urllib.error
         try:
@@ -104,7 +104,7 @@ final class PortBox: Sendable {
         print(code)
         sys.stdout.write(body.decode())
         """
-        let r = try ProcessRunner.run(env.python, ["-c", script, "http://127.0.0.1:\(port)\(path)"])
+        let r = try await ProcessRunner.run(env.python, ["-c", script, "http://127.0.0.1:\(port)\(path)"])
         let text = String(decoding: r.stdout, as: UTF8.self)
         let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
         return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : "")
@@ -143,17 +143,17 @@ final class PortBox: Sendable {
     static func checkReadyz(_ env: WorkerTests.Env, proxy: TCPProxy, bound: PortBox) async throws {
         try await WorkerTests.waitUntil(timeout: .seconds(10), "the HTTP port") { bound.port.withLock { $0 } != nil }
         let port = bound.port.withLock { $0! }
-        #expect(try Self.get(env, port: port, "/healthz").0 == 200)
+        await #expect(try Self.get(env, port: port, "/healthz").0 == 200)
         var body = ""
         try await WorkerTests.waitUntil(timeout: .seconds(30), "/readyz 503 while storage is down") {
-            let (code, b) = try Self.get(env, port: port, "/readyz")
+            let (code, b) = try await Self.get(env, port: port, "/readyz")
             body = b
             return code == 503
         }
         #expect(body.contains("storage"), "\(body)")
         proxy.setDown(false)
         try await WorkerTests.waitUntil(timeout: .seconds(40), "/readyz 200 once storage is back") {
-            try Self.get(env, port: port, "/readyz").0 == 200
+            try await Self.get(env, port: port, "/readyz").0 == 200
         }
     }
 }

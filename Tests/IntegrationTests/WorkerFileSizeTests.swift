@@ -61,9 +61,9 @@ import TestSupport
 
         let (dir, _) = try await W.download(store, prefix: "big/")
         let path = dir.appendingPathComponent(key).path
-        let md = try ParquetReadback.metadata(path: path)
+        let md = try await ParquetReadback.metadata(path: path)
         #expect(md.num_rows == rows && md.num_row_groups == result.rowGroups)
-        let sums = try W.duckdb(env, "select count(*), sum(n), sum(length(s)) from read_parquet('\(path)')") as! [[Any]]
+        let sums = try await W.duckdb(env, "select count(*), sum(n), sum(length(s)) from read_parquet('\(path)')") as! [[Any]]
         #expect(sums[0][0] as? Int == rows)
         #expect(sums[0][1] as? Int == rows * (rows - 1) / 2)
         #expect(sums[0][2] as? Int == lengths)
@@ -90,12 +90,12 @@ import TestSupport
         // One hour, under max_rows and max_bytes: one file of ~9 MB in 1 MiB row groups.
         #expect(keys.count == 1)
         let path = dir.appendingPathComponent(keys[0]).path
-        let md = try ParquetReadback.metadata(path: path)
+        let md = try await ParquetReadback.metadata(path: path)
         #expect(md.num_rows == total)
         #expect(md.num_row_groups >= 8)
         let info = try #require(try await store.head(key: keys[0]))
         #expect(info.size > 9_000_000)
-        let ids = try W.duckdb(env, "select count(distinct _stream_id) from read_parquet('\(path)')") as! [[Any]]
+        let ids = try await W.duckdb(env, "select count(distinct _stream_id) from read_parquet('\(path)')") as! [[Any]]
         #expect(ids[0][0] as? Int == total)
     }
 
@@ -130,7 +130,7 @@ import TestSupport
         // Once the estimate has learned the entity's ratio, files are not cut early either.
         for s in sizes.dropFirst().dropLast() { #expect(s >= target * 3 / 4, "\(sizes)") }
         let (dir, _) = try await W.download(store, prefix: "lake/clicks/")
-        let count = try W.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let count = try await W.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         #expect(count[0][0] as? Int == total && count[0][1] as? Int == total)
     }
 }

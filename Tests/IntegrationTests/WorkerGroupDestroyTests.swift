@@ -47,7 +47,7 @@ import TestSupport
             }
             try await Task.sleep(for: .milliseconds(500))
         }
-        let rows = try WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id), min(n), max(n) from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select count(*), count(distinct _stream_id), min(n), max(n) from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
         #expect((rows[0][0] as? Int) == n + m && (rows[0][1] as? Int) == n + m, "\(rows)")
         #expect((rows[0][2] as? Int) == 0 && (rows[0][3] as? Int) == n + m - 1, "\(rows)")
         _ = try await client.command(["DEL", stream])

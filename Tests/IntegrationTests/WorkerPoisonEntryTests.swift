@@ -69,7 +69,7 @@ import TestSupport
         #expect(letters[poison.description]?["n"] == "1" && letters[poison.description]?["entity"] == "ev")
         #expect(letters[claimed.description]?["reason"] == "redelivered")
         #expect(letters[claimed.description]?["error"]?.contains("delivered 4 times") == true, "\(letters)")
-        let rows = try WorkerTests.duckdb(env, "select n, _stream_id from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select n, _stream_id from read_parquet('\(lake)/ev/**/*.parquet')") as! [[Any]]
         #expect(rows.count == 1 && (rows[0][0] as? Int) == 2 && (rows[0][1] as? String) == fine.description, "\(rows)")
         _ = try await client.command(["DEL", stream, stream + ":dlq"])
     }

@@ -97,7 +97,7 @@ func withLoggedWorker(_ config: LakewriterConfig, logger: Logger, _ body: () asy
         }
         let (dir, keys) = try await WorkerTests.download(store, prefix: "lake/clicks/")
         guard !keys.isEmpty else { return ([], historyIDs, laterIDs, logs) }
-        let rows = try WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         let written = rows.map { $0[0] as! String }
         #expect(written.count == Set(written).count)
         return (Set(written), historyIDs, laterIDs, logs)
@@ -162,7 +162,7 @@ func withLoggedWorker(_ config: LakewriterConfig, logger: Logger, _ body: () asy
             }
         }
         let (dir, _) = try await WorkerTests.download(store, prefix: "lake/orders/")
-        let rows = try WorkerTests.duckdb(env, """
+        let rows = try await WorkerTests.duckdb(env, """
             select order_id, customer_id, cast(amount as varchar), epoch_ms(placed_at), note
             from read_parquet('\(dir.path)/lake/orders/**/*.parquet') order by order_id
             """) as! [[Any]]

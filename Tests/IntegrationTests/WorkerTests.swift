@@ -124,14 +124,14 @@ import TestSupport
     }
 
     /// Runs DuckDB over the downloaded lake and returns its JSON answer.
-    static func duckdb(_ env: Env, _ sql: String) throws -> Any {
+    static func duckdb(_ env: Env, _ sql: String) async throws -> Any {
         let script = """
         import duckdb, json, sys
         duckdb.sql("set enable_progress_bar = false")
         rows = duckdb.sql(sys.argv[1]).fetchall()
         print(json.dumps([[str(v) if not isinstance(v, (int, float, str, type(None))) else v for v in r] for r in rows]))
         """
-        let r = try ProcessRunner.run(env.python, ["-c", script, sql])
+        let r = try await ProcessRunner.run(env.python, ["-c", script, sql])
         return try JSONSerialization.jsonObject(with: r.stdout)
     }
 
@@ -232,25 +232,25 @@ import TestSupport
 
         // Every event in exactly one file.
         for (entity, expected) in [("clicks", clickIDs), ("orders", orderIDs), ("payments", paymentIDs)] {
-            let rows = try Self.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/\(entity)/**/*.parquet') order by 1") as! [[Any]]
+            let rows = try await Self.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/\(entity)/**/*.parquet') order by 1") as! [[Any]]
             let got = rows.map { $0[0] as! String }
             #expect(got.count == expected.count, "\(entity)")
             #expect(Set(got) == Set(expected), "\(entity)")
         }
         // Each file holds one hour, and it is the hour of its rows' time column.
-        let mismatches = try Self.duckdb(env, """
+        let mismatches = try await Self.duckdb(env, """
             select count(*) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet', hive_partitioning=true)
             where hour(ts at time zone 'UTC') <> hour::int or day(ts at time zone 'UTC') <> day::int
             """) as! [[Any]]
         #expect(mismatches[0][0] as? Int == 0)
         // Orders are partitioned by created_at (inside the JSON payload), spanning 16:20–18:50 UTC.
-        let orderHours = try Self.duckdb(env, """
+        let orderHours = try await Self.duckdb(env, """
             select count(*) filter (where hour(created_at at time zone 'UTC') <> hour::int), count(distinct hour)
             from read_parquet('\(dir.path)/lake/orders/**/*.parquet', hive_partitioning=true)
             """) as! [[Any]]
         #expect(orderHours[0][0] as? Int == 0)
         #expect(orderHours[0][1] as? Int == 3)
-        let orderSum = try Self.duckdb(env, "select sum(amount)::varchar, count(distinct order_id) from read_parquet('\(dir.path)/lake/orders/**/*.parquet')") as! [[Any]]
+        let orderSum = try await Self.duckdb(env, "select sum(amount)::varchar, count(distinct order_id) from read_parquet('\(dir.path)/lake/orders/**/*.parquet')") as! [[Any]]
         #expect(orderSum[0][0] as? String == "44925.00")  // Σ (i + 0.25), i < 300
         #expect(orderSum[0][1] as? Int == 300)
 
@@ -327,7 +327,7 @@ import TestSupport
         #expect(p <= (256 << 10) + 2 * 500 * 200, "peak \(p)")
         let (dir, keys) = try await Self.download(store, prefix: "lake/clicks/")
         #expect(keys.count > 3)  // memory flushes made several files
-        let count = try Self.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let count = try await Self.duckdb(env, "select count(*), count(distinct _stream_id) from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         #expect(count[0][0] as? Int == total && count[0][1] as? Int == total)
     }
 
@@ -366,7 +366,7 @@ import TestSupport
             }
         }
         let (dir, _) = try await Self.download(store, prefix: "lake/clicks/")
-        let rows = try Self.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let rows = try await Self.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         #expect(Set(rows.map { $0[0] as! String }) == ids)
         #expect(rows.count == ids.count)
     }
@@ -444,7 +444,7 @@ import TestSupport
         #expect(status == 0, "\(output)")
         #expect(try await client.pending(stream: "clicks-\(id)", group: "g-\(id)").count == 0)
         let (dir, _) = try await WorkerTests.download(store, prefix: "lake/clicks/")
-        let rows = try WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
+        let rows = try await WorkerTests.duckdb(env, "select _stream_id from read_parquet('\(dir.path)/lake/clicks/**/*.parquet')") as! [[Any]]
         #expect(Set(rows.map { $0[0] as! String }) == ids && rows.count == ids.count)
         #expect(output.contains("file written"))
         #expect(!output.contains(env.secretKey))

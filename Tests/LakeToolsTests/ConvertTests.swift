@@ -113,7 +113,7 @@ import TestSupport
         #expect(byPath["s"]?["null_count"] as? Int == 1)
 
         guard TestEnvironment.python != nil || TestEnvironment.isCI else { return }
-        let meta = try ParquetReadback.metadata(path: output)
+        let meta = try await ParquetReadback.metadata(path: output)
         #expect(report.rows == Int64(meta.num_rows))
         #expect(report.rowGroups.count == meta.num_row_groups)
         #expect(report.createdBy == meta.created_by)

@@ -20,7 +20,7 @@ import TestSupport
         // new bucket per run exhausts them on a long-lived server (PutObject then answers 500).
         let bucketName = "lakewriter-worker-tests"
         let bucket = bucketName + "/" + UUID().uuidString.prefix(8).lowercased()
-        try ProcessRunner.run(python, ["-c", """
+        try await ProcessRunner.run(python, ["-c", """
             import boto3, sys
             s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3],
                               region_name=sys.argv[4])

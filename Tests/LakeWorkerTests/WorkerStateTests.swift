@@ -382,7 +382,7 @@ final class RecordingAcks: EntryAcknowledging {
             .first { $0.hasSuffix(".parquet") })
         #expect(file.hasPrefix("clicks/year=2026/month=01/day=01/hour=00/"))
         guard TestEnvironment.python != nil || TestEnvironment.isCI else { return }
-        for (reader, table) in try ParquetReadback.values(path: lake + "/" + file) {
+        for (reader, table) in try await ParquetReadback.values(path: lake + "/" + file) {
             let cols = table.columns ?? []
             let (u, id) = (try #require(cols.firstIndex(of: "user")), try #require(cols.firstIndex(of: "_stream_id")))
             #expect(table.rows?.map { [$0[u], $0[id]] } == (0..<5).map { [ReadbackValue.string("\($0)"), .string("170000000000\($0)-0")] }, "\(reader)")

@@ -129,7 +129,7 @@ struct S3StoreTests {
             try await store.put(key: "a b/c=d.txt", bytes: Array("presigned".utf8))
             let url = try #require(URL(string: try await store.presignedGetURL(key: "a b/c=d.txt", expires: 300)))
             let python = try #require(TestEnvironment.python)
-            let out = try ProcessRunner.run(python, ["-c", "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            let out = try await ProcessRunner.run(python, ["-c", "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
                                                      url.absoluteString])
             #expect(out.stdoutString == "presigned")
         }

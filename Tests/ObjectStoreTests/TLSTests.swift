@@ -53,7 +53,7 @@ struct TLSTests {
             let upstream = try #require(URLComponents(string: endpoint)?.port)
             let dir = try TestEnvironment.temporaryDirectory("tls")
             let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-            try ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+            try await ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                                                        "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
                                                        "-addext", "subjectAltName=IP:127.0.0.1"])
             let process = Process()

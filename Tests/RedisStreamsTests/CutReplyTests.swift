@@ -36,7 +36,7 @@ import Glibc
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     _ = read(c, &buffer, buffer.count)
                     let bytes = Array(reply.utf8)
-                    _ = bytes.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                    _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                     close(c)
                 }
             }

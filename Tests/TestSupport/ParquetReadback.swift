@@ -133,6 +133,18 @@ public enum ParquetReadback {
         return try JSONDecoder().decode(Metadata.self, from: r.stdout)
     }
 
+    /// ``values(path:)`` for async callers: the readers run off the cooperative pool.
+    public static func values(path: String) async throws -> [String: Table] {
+        let r = try await ProcessRunner.run(try python(), [script, "values", path])
+        return try JSONDecoder().decode([String: Table].self, from: r.stdout)
+    }
+
+    /// ``metadata(path:)`` for async callers: the reader runs off the cooperative pool.
+    public static func metadata(path: String) async throws -> Metadata {
+        let r = try await ProcessRunner.run(try python(), [script, "metadata", path])
+        return try JSONDecoder().decode(Metadata.self, from: r.stdout)
+    }
+
     /// Differences between `expected` (rows of normalized values, columns in
     /// `columns` order) and what each reader returned; empty when all three agree.
     public static func mismatches(path: String, columns: [String], expected: [[ReadbackValue]],

@@ -107,7 +107,7 @@ public final class TCPProxy: @unchecked Sendable {
             while isStalled { usleep(20_000) }
             var off = 0
             while off < n {
-                let w = buf.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                let w = buf.withUnsafeBytes { send(to, $0.baseAddress! + off, n - off, Int32(MSG_NOSIGNAL)) }  // EPIPE, not SIGPIPE, once the other side is shut
                 if w <= 0 { break }
                 off += w
             }

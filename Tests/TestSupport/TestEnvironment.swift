@@ -119,6 +119,26 @@ public enum ProcessRunner {
 /// Writes to a pipe whose reader is gone fail with EPIPE instead of ending the test process.
 private let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
+extension ProcessRunner {
+    /// ``run(_:_:stdin:environment:check:timeout:)`` for async callers: the child is waited for on
+    /// a thread of its own, never on Swift's cooperative pool. That pool has one thread per core;
+    /// on two cores, two tests blocked on their DuckDB read-backs would stall every other test,
+    /// the worker under test and the HTTP server a child may be talking to.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+                           environment: [String: String]? = nil, check: Bool = true,
+                           timeout: Duration = .seconds(240)) async throws -> ProcessResult {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    try run(executable, arguments, stdin: stdin, environment: environment, check: check, timeout: timeout) as ProcessResult
+                })
+            }
+            thread.start()
+        }
+    }
+}
+
 // Written by one dispatch block and read after group.wait(): no concurrent access.
 private final class DataBox: @unchecked Sendable { var data = Data() }
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Runs `swift test …` and stops it if it stalls, saying where.
 
-Usage: watch-tests.py --limit SECONDS --quiet SECONDS -- COMMAND [ARG …]
+Usage: watch-tests.py --limit SECONDS --quiet SECONDS [--stalled-retries N] -- COMMAND [ARG …]
 
 Passes the command's output through line by line. When the command runs past --limit seconds
 in all, or prints nothing for --quiet seconds, it prints the tests that started and did not
 finish (with how long each has run), the stack of every thread of the test processes (gdb), then
-kills the command's process group and exits 124. Otherwise it exits with the command's status.
-A hang in CI is then a failure naming its tests within minutes, not a silent timeout.
+kills the command's process group. With --stalled-retries N, a stalled run in which no test had
+failed is run again, whole, up to N times; otherwise (or when every try stalled) it exits 124. A
+run that was not stopped exits with the command's status. A hang in CI is then reported with its
+tests and stacks within minutes, not a silent timeout.
 """
 import argparse
 import collections
@@ -88,25 +90,24 @@ def report(reason, running, started_at, child):
                 print(f"[watchdog]   {l[:300]}", flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--limit", type=float, required=True)
-    ap.add_argument("--quiet", type=float, required=True)
-    ap.add_argument("command", nargs=argparse.REMAINDER)
-    a = ap.parse_args()
-    cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+FAILED = re.compile(r"^✘ Test (.+?) failed after")
+
+
+def attempt(cmd, limit, quiet):
+    """Runs cmd once. Returns (status, stalled, failed): stalled when it was stopped, failed when
+    a test failed before that."""
     start = time.monotonic()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     fd = child.stdout.fileno()
     running = collections.defaultdict(list)
     pending, last = b"", time.monotonic()
-    reason = None
+    reason, failed = None, False
     while True:
         now = time.monotonic()
-        if now - start > a.limit:
-            reason = f"the tests ran past {a.limit:.0f} s"
-        elif now - last > a.quiet:
-            reason = f"no output for {a.quiet:.0f} s"
+        if now - start > limit:
+            reason = f"the tests ran past {limit:.0f} s"
+        elif now - last > quiet:
+            reason = f"no output for {quiet:.0f} s"
         if reason:
             break
         ready, _, _ = select.select([fd], [], [], 1.0)
@@ -124,6 +125,8 @@ def main():
         *lines, pending = pending.split(b"\n")
         for raw in lines:
             line = raw.decode(errors="replace")
+            if FAILED.search(line):
+                failed = True
             if m := STARTED.search(line):
                 if not m.group(1).startswith("case "):  # a parameterized test's cases end with the test
                     running[m.group(1)].append(last)
@@ -140,8 +143,28 @@ def main():
         except ProcessLookupError:
             pass
         child.wait()
-        return 124
-    return child.wait()
+        return 124, True, failed
+    return child.wait(), False, failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--limit", type=float, required=True)
+    ap.add_argument("--quiet", type=float, required=True)
+    ap.add_argument("--stalled-retries", type=int, default=0)
+    ap.add_argument("command", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+    for n in range(a.stalled_retries + 1):
+        status, stalled, failed = attempt(cmd, a.limit, a.quiet)
+        if not stalled:
+            return status
+        if failed:
+            print("[watchdog] a test failed before the stall: not run again", flush=True)
+            return 1
+        if n < a.stalled_retries:
+            print("[watchdog] no test had failed: running the whole pass again", flush=True)
+    return 124
 
 
 if __name__ == "__main__":
