@@ -207,10 +207,13 @@ public final class LakewriterWorker: Service, Sendable {
                 if config.compaction.enabled && !deltaTables.isEmpty {
                     group.addTask { await self.compactInBackground(stopping: stopping) }
                 }
-                // Housekeeping: lag and pending gauges, storage probe, claiming abandoned entries.
+                // Housekeeping: lag and pending gauges, claiming abandoned entries.
                 group.addTask {
                     await self.housekeeping(state: state, streams: streams, stopping: stopping, consumer: consumer)
                 }
+                // Storage reachability for /readyz, apart: a store that is down answers slowly
+                // (retries), and the Redis gauges must not wait for it.
+                group.addTask { await self.probeStorage(state: state, stopping: stopping) }
 
                 try await group.waitForAll()
             }
@@ -299,13 +302,6 @@ public final class LakewriterWorker: Service, Sendable {
         var lastDLQWarning: [String: ContinuousClock.Instant] = [:]
         let claimEvery = max(min(config.redis.claimIdle / 4, .seconds(60)), .seconds(1))
         while !stopping.isStopped && !Task.isCancelled {
-            // Storage reachability for /readyz: a cheap list of the store's own prefix.
-            do {
-                _ = try await store.list(prefix: "_lakewriter/", continuationToken: nil, maxKeys: 1)
-                if storageReady.reason != nil, await state.summary.inFlightJobs == 0 { storageReady.set(nil) }
-            } catch {
-                storageReady.set("\(error)")
-            }
             // Freshness: the age of each entity's oldest row not yet durable.
             for (entity, seconds) in await state.oldestUnwritten(now: .now) {
                 metrics.oldestBuffered(entity: entity, seconds: seconds)
@@ -366,6 +362,19 @@ public final class LakewriterWorker: Service, Sendable {
                await state.mayClaim(now: .now, claimIdle: config.redis.claimIdle) {
                 lastClaim = .now
                 await claimAbandoned(state: state, streams: streams)
+            }
+            for _ in 0..<20 where !stopping.isStopped { try? await Task.sleep(for: .milliseconds(250)) }
+        }
+    }
+
+    /// Storage reachability for /readyz, every 5 s: a cheap list of the store's own prefix.
+    func probeStorage(state: WorkerState, stopping: StopFlag) async {
+        while !stopping.isStopped && !Task.isCancelled {
+            do {
+                _ = try await store.list(prefix: "_lakewriter/", continuationToken: nil, maxKeys: 1)
+                if storageReady.reason != nil, await state.summary.inFlightJobs == 0 { storageReady.set(nil) }
+            } catch {
+                storageReady.set("\(error)")
             }
             for _ in 0..<20 where !stopping.isStopped { try? await Task.sleep(for: .milliseconds(250)) }
         }
